@@ -1,0 +1,1 @@
+"""speechlang.w2v"""
