@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sys
 import traceback
 from typing import Annotated, Any
@@ -65,9 +66,15 @@ def make_app(help: str, **kwargs) -> typer.Typer:
                        pretty_exceptions_enable=False, add_completion=False, **kwargs)
 
 
+def is_main_process() -> bool:
+    """False on every torchrun rank but 0: only rank 0 writes results to stdout."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def emit_json(record: dict[str, Any]) -> None:
-    """One machine-readable JSON record on stdout (for --json)."""
-    print(json.dumps(record, sort_keys=True), flush=True)
+    """One machine-readable JSON record on stdout (for --json), from rank 0 only."""
+    if is_main_process():
+        print(json.dumps(record, sort_keys=True), flush=True)
 
 
 # Options shared across groups, so every command spells them the same way.

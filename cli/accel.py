@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from speechlang import log
 from speechlang.accel import TrainConfig, resolve_device, set_threads
 from speechlang.accel import bench as benchmod
 from speechlang.accel.check import run_check
-from speechlang.cli._util import Device, Json, Precision, Seed, Threads, emit_json, make_app
+from speechlang.cli._util import (
+    Device,
+    Json,
+    Precision,
+    Seed,
+    Threads,
+    emit_json,
+    is_main_process,
+    make_app,
+)
 
 app = make_app("The shared CPU/GPU layer: devices, threads, speed figures, training-loop check.")
 
@@ -74,6 +81,5 @@ def check(
     rec = run_check(cfg, output, resume=resume)
     if json_out:
         emit_json(rec)
-    else:
-        log.info(json.dumps(rec))
+    elif is_main_process():
         print(f"loss {rec['first_loss']:.4f} -> {rec['last_loss']:.4f}, held-out accuracy {rec['val_acc']:.1f}%")

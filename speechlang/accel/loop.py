@@ -238,8 +238,10 @@ def fit(
         net.train()
         t0 = time.perf_counter()
         loss_acc = torch.zeros((), dtype=torch.float64, device=device)
+        items_acc = torch.zeros((), dtype=torch.int64, device=device)
+        batches_here = 0
         prog = log.Progress(f"{desc} epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch, "batches")
-        items_here, pending = 0, 0
+        pending = 0
         for bi, batch in enumerate(batches(epoch, env)):
             if bi < skip:
                 continue
@@ -251,8 +253,10 @@ def fit(
                 with prec.autocast():
                     loss, n = loss_fn(net, batch)
                 (scaler.scale(loss / accum) if scaler else loss / accum).backward()
-            loss_acc += loss.detach().double() * n
-            items_here += n
+            finite = torch.isfinite(loss.detach())  # skipped steps stay out of the epoch loss
+            loss_acc += torch.where(finite, loss.detach().double() * n, 0.0)
+            items_acc += finite * n
+            batches_here += 1
             prog.update(1, loss=float(loss.detach()), lr=opt.param_groups[0]["lr"])
             if not sync:
                 continue
@@ -260,9 +264,9 @@ def fit(
             optimizer_step()
             if cfg.checkpoint_every and st["step"] % cfg.checkpoint_every == 0:
                 st["loss_sum"] += float(loss_acc)
-                st["items"] += items_here
+                st["items"] += int(items_acc)
                 loss_acc.zero_()
-                items_here = 0
+                items_acc.zero_()
                 st["batch_in_epoch"] = bi + 1
                 checkpoint(LAST)
             if cfg.max_steps and st["step"] >= cfg.max_steps:
@@ -276,15 +280,13 @@ def fit(
                         p.grad /= env.world_size
             optimizer_step()
         prog.close()
-        loss_sum, items = all_reduce_sum([st["loss_sum"] + float(loss_acc), st["items"] + items_here], device)
-        if items == 0:
+        if batches_here == 0 and skip == 0:
             raise DataError(f"epoch {epoch + 1} had no training batches: is the training data empty?")
+        loss_sum, items = all_reduce_sum([st["loss_sum"] + float(loss_acc), st["items"] + int(items_acc)], device)
         secs = time.perf_counter() - t0
-        rec = {"epoch": epoch + 1, "step": st["step"], "train_loss": loss_sum / items,
+        rec = {"epoch": epoch + 1, "step": st["step"], "train_loss": loss_sum / items if items else math.nan,
                "lr": opt.param_groups[0]["lr"], "items_per_s": items / secs, "epoch_s": secs,
                "skipped_steps": st["skipped"]}
-        if not math.isfinite(rec["train_loss"]) and st["skipped"] == 0:
-            raise DataError(f"training loss is {rec['train_loss']} at epoch {epoch + 1}; check the data and --lr")
         metrics = None
         if evaluate is not None:
             if env.is_main:

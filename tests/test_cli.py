@@ -1,0 +1,46 @@
+"""The root command: help at every level, version, and the one error convention."""
+
+import pytest
+
+GROUPS = ["ngram", "w2v", "asr", "nmt", "vision", "accel"]
+
+
+def test_root_help_lists_every_group(cli):
+    r = cli("--help")
+    assert r.exit_code == 0
+    for g in GROUPS:
+        assert g in r.stdout
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_group_help(cli, group):
+    r = cli(group, "--help")
+    assert r.exit_code == 0
+    assert f"speechlang {group}" in r.stdout
+
+
+def test_version(cli):
+    from speechlang import __version__
+
+    r = cli("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"speechlang {__version__}"
+
+
+def test_usage_error_exits_2(cli):
+    r = cli("accel", "no-such-command")
+    assert r.exit_code == 2
+    assert "No such command" in r.stderr
+
+
+def test_library_error_is_one_line_and_exit_1(cli):
+    r = cli("accel", "check", "--device", "tpu")
+    assert r.exit_code == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert lines == [lines[0]] and lines[0].startswith("speechlang: error: --device 'tpu'")
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_debug_shows_traceback(cli):
+    r = cli("--debug", "accel", "check", "--device", "tpu")
+    assert r.exit_code == 1
+    assert "Traceback" in r.stderr and "ConfigError" in r.stderr
