@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make bench DATA=...`: every group's side-by-side benchmark on the full corpora.
+# Each script prints its figures and a last JSON line per result; see bench/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=$(realpath "${1:-../shared/data}")
+SL=.venv/bin/speechlang
+mkdir -p bench/out
+echo "== accel"
+$SL accel info | tee bench/out/accel-info.txt
+$SL accel bench --json | tee bench/out/accel-bench.json
+[ -x bench/ngram.sh ] && bash bench/ngram.sh "$DATA" | tee bench/out/ngram.txt
+[ -x bench/w2v.sh ] && bash bench/w2v.sh "$DATA" | tee bench/out/w2v.txt
+[ -x bench/asr.sh ] && for c in digits fillets-cs; do bash bench/asr.sh "$DATA/speech/$c" | tee "bench/out/asr-$c.txt"; done
+[ -x bench/nmt.sh ] && bash bench/nmt.sh "$DATA/parallel" | tee bench/out/nmt.txt
+[ -x bench/vision.sh ] && bash bench/vision.sh "$DATA/images/fashion-mnist" | tee bench/out/vision.txt
+exit 0
