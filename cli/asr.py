@@ -2,6 +2,269 @@
 
 from __future__ import annotations
 
-from speechlang.cli._util import make_app
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from speechlang import log
+from speechlang.accel import set_threads
+from speechlang.cli._util import Json, Output, Seed, Threads, emit_json, make_app
 
 app = make_app("GMM-HMM and hybrid DNN-HMM speech recognition on Kaldi-style data dirs.")
+
+DirArg = Annotated[Path, typer.Argument(help="Kaldi data dir (wav.scp, text, utt2spk)")]
+FeatDir = Annotated[Path, typer.Argument(help="feature dir (from asr features)")]
+ModelDir = Annotated[Path, typer.Argument(help="model dir (from asr train-mono or train-tri)")]
+OovWord = Annotated[str | None, typer.Option("--oov-word", help="map words missing from the "
+                                             "lexicon to this lexicon word (default: error)")]
+SilProb = Annotated[float, typer.Option("--sil-prob", min=0.0, max=1.0,
+                                        help="probability of optional silence between words")]
+
+
+def _report(rec: dict, json_out: bool, text: str | None = None) -> None:
+    if json_out:
+        emit_json(rec)
+    else:
+        log.info(json.dumps(rec, sort_keys=True))
+        if text:
+            print(text)
+
+
+@app.command()
+def validate(
+    data_dir: DirArg,
+    fix: Annotated[bool, typer.Option("--fix", help="sort the files and regenerate spk2utt")] = False,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="do not check the audio files")] = False,
+    json_out: Json = False,
+) -> None:
+    """Check a Kaldi data dir and list every problem (exit 1 if any).
+
+    e.g.: speechlang asr validate data/train --fix
+    """
+    from speechlang.asr.datadir import fix_datadir, validate_datadir
+    from speechlang.errors import DataError
+
+    problems = fix_datadir(data_dir) if fix else validate_datadir(data_dir, not no_audio)
+    if json_out:
+        emit_json({"data_dir": str(data_dir), "ok": not problems, "problems": problems})
+    else:
+        for p in problems:
+            print(p)
+    if problems:
+        raise DataError(f"{data_dir}: {len(problems)} problem(s) found")
+    log.info(f"{data_dir}: ok")
+
+
+@app.command()
+def features(
+    data_dir: DirArg,
+    out_dir: Annotated[Path, typer.Argument(help="feature dir to write")],
+    kind: Annotated[str, typer.Option("--kind", help="mfcc or fbank")] = "mfcc",
+    sample_rate: Annotated[int, typer.Option("--sample-rate", min=1000, help="Hz; audio is "
+                                             "resampled to it")] = 16000,
+    num_mel_bins: Annotated[int, typer.Option("--num-mel-bins", min=1)] = 23,
+    num_ceps: Annotated[int, typer.Option("--num-ceps", min=1)] = 13,
+    use_energy: Annotated[bool, typer.Option("--use-energy/--no-energy", help="log energy as c0 "
+                                             "(fbank: an extra first column)")] = True,
+    window: Annotated[str, typer.Option("--window", help="povey, hamming, hanning, rectangular")] = "povey",
+    dither: Annotated[float, typer.Option("--dither", min=0.0, help="noise std (16-bit units); "
+                                          "0 = deterministic")] = 0.0,
+    delta_order: Annotated[int, typer.Option("--delta-order", min=0, max=3)] = 2,
+    cmvn: Annotated[str, typer.Option("--cmvn", help="speaker, utterance or none")] = "speaker",
+    norm_vars: Annotated[bool, typer.Option("--norm-vars", help="CMVN also normalizes variances")] = False,
+    on_error: Annotated[str, typer.Option("--on-error", help="error, warn or skip an unreadable "
+                                          "utterance")] = "error",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps")] = "auto",
+    threads: Threads = 1,
+    seed: Seed = 0,
+    json_out: Json = False,
+) -> None:
+    """Compute MFCC or log-mel fbank features (+ deltas, CMVN) of a data dir into a feature dir.
+
+    e.g.: speechlang asr features data/train exp/feats/train --cmvn speaker
+    """
+    from speechlang.asr.features import FeatureConfig, compute_feats
+
+    set_threads(threads)
+    cfg = FeatureConfig(kind=kind, sample_rate=sample_rate, num_mel_bins=num_mel_bins,
+                        num_ceps=num_ceps, use_energy=use_energy, window=window, dither=dither,
+                        delta_order=delta_order, cmvn=cmvn, norm_vars=norm_vars)
+    _report(compute_feats(data_dir, out_dir, cfg, device, on_error, seed), json_out)
+
+
+@app.command("train-mono")
+def train_mono(
+    feat_dir: FeatDir,
+    lexicon: Annotated[Path, typer.Argument(help="lexicon.txt (WORD PHONE ...; with '!SIL SIL')")],
+    out_dir: Annotated[Path, typer.Argument(help="model dir to write")],
+    iters: Annotated[int, typer.Option("--iters", min=1)] = 25,
+    gaussians: Annotated[int, typer.Option("--gaussians", min=1, help="target total Gaussians")] = 1000,
+    var_floor: Annotated[float, typer.Option("--var-floor", help="fraction of the global variance")] = 0.01,
+    baum_welch: Annotated[bool, typer.Option("--baum-welch", help="forward-backward instead of "
+                                             "Viterbi statistics")] = False,
+    sil_prob: SilProb = 0.5,
+    oov_word: OovWord = None,
+    threads: Threads = 1,
+    seed: Seed = 0,
+    json_out: Json = False,
+) -> None:
+    """Train monophones from a flat start (equal alignment, then Viterbi or Baum-Welch EM).
+
+    e.g.: speechlang asr train-mono exp/feats/train lexicon.txt exp/mono --gaussians 1000
+    """
+    from speechlang.asr.train import MonoConfig
+    from speechlang.asr.train import train_mono as run
+
+    set_threads(threads)
+    cfg = MonoConfig(iters=iters, gaussians=gaussians, var_floor=var_floor, baum_welch=baum_welch,
+                     sil_prob=sil_prob, oov_word=oov_word, seed=seed)
+    _report(run(feat_dir, lexicon, out_dir, cfg), json_out)
+
+
+@app.command()
+def align(
+    feat_dir: FeatDir,
+    model_dir: ModelDir,
+    out_dir: Annotated[Path, typer.Argument(help="alignment dir to write")],
+    sil_prob: SilProb = 0.5,
+    oov_word: OovWord = None,
+    threads: Threads = 1,
+    json_out: Json = False,
+) -> None:
+    """Forced alignment: per-frame states (ali.npz) and word/phone CTMs of every utterance.
+
+    e.g.: speechlang asr align exp/feats/train exp/mono exp/mono_ali
+    """
+    from speechlang.asr.align import align_dir
+
+    set_threads(threads)
+    _report(align_dir(feat_dir, model_dir, out_dir, oov_word, sil_prob), json_out)
+
+
+@app.command("train-tri")
+def train_tri(
+    feat_dir: FeatDir,
+    ali_dir: Annotated[Path, typer.Argument(help="alignment dir (from asr align)")],
+    out_dir: Annotated[Path, typer.Argument(help="model dir to write")],
+    states: Annotated[int, typer.Option("--states", min=1, help="target tied states")] = 500,
+    gaussians: Annotated[int, typer.Option("--gaussians", min=1, help="target total Gaussians")] = 4000,
+    iters: Annotated[int, typer.Option("--iters", min=1)] = 20,
+    realign_every: Annotated[int, typer.Option("--realign-every", min=1)] = 2,
+    questions: Annotated[Path | None, typer.Option("--questions", help="phone classes, one per "
+                                                   "line (default: clustered from the data)")] = None,
+    min_leaf_count: Annotated[float, typer.Option("--min-leaf-count", min=1.0)] = 100.0,
+    var_floor: Annotated[float, typer.Option("--var-floor")] = 0.01,
+    sil_prob: SilProb = 0.5,
+    oov_word: OovWord = None,
+    threads: Threads = 1,
+    seed: Seed = 0,
+    json_out: Json = False,
+) -> None:
+    """Train decision-tree tied word-internal triphones from (monophone) alignments.
+
+    e.g.: speechlang asr train-tri exp/feats/train exp/mono_ali exp/tri --states 500 --gaussians 4000
+    """
+    from speechlang.asr.train import TriConfig
+    from speechlang.asr.train import train_tri as run
+
+    set_threads(threads)
+    cfg = TriConfig(states=states, gaussians=gaussians, iters=iters, realign_every=realign_every,
+                    questions=str(questions) if questions else None, min_leaf_count=min_leaf_count,
+                    var_floor=var_floor, sil_prob=sil_prob, oov_word=oov_word, seed=seed)
+    _report(run(feat_dir, ali_dir, out_dir, cfg), json_out)
+
+
+@app.command()
+def decode(
+    feat_dir: FeatDir,
+    model_dir: ModelDir,
+    lm: Annotated[Path, typer.Option("--lm", help="ARPA n-gram LM (e.g. from speechlang ngram train)")],
+    output: Output = "-",
+    lm_weight: Annotated[float, typer.Option("--lm-weight", min=0.0, help="LM scale against the "
+                                             "acoustic log-likelihoods")] = 10.0,
+    word_ins_penalty: Annotated[float, typer.Option("--word-ins-penalty", help="natural log, added "
+                                                    "per word")] = 0.0,
+    beam: Annotated[float, typer.Option("--beam", min=0.0, help="prune paths this much below the "
+                                        "best (log-likelihood units)")] = 160.0,
+    max_active: Annotated[int, typer.Option("--max-active", min=1, help="at most this many active "
+                                            "HMM states per frame")] = 7000,
+    sil_prob: SilProb = 0.5,
+    nbest: Annotated[int, typer.Option("--nbest", min=1, help="hypotheses per utterance")] = 1,
+    nbest_out: Annotated[Path | None, typer.Option("--nbest-out", help="write 'UTT RANK SCORE "
+                                                   "WORDS' lines here")] = None,
+    ctm: Annotated[Path | None, typer.Option("--ctm", help="write word timings (CTM) here")] = None,
+    restrict_vocab: Annotated[bool, typer.Option("--restrict-vocab", help="decode only lexicon "
+                                                 "words the LM has (default: map them to <unk>)")] = False,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda[:N]: GMM likelihoods "
+                                        "in torch on a GPU, numba on CPU")] = "auto",
+    threads: Threads = 1,
+    json_out: Json = False,
+) -> None:
+    """Viterbi beam search over lexicon + ARPA LM; one `UTT WORDS` line per utterance.
+
+    e.g.: speechlang asr decode exp/feats/test exp/tri --lm lm.arpa --lm-weight 12 -O hyp.txt
+    """
+    from speechlang.asr.alignfile import write_ctm
+    from speechlang.asr.decoder import DecodeConfig, decode_dir
+    from speechlang.asr.featfile import read_feats
+    from speechlang.asr.lexicon import SIL_WORD
+    from speechlang.io import atomic_output, check_writable
+
+    set_threads(threads)
+    cfg = DecodeConfig(lm_weight=lm_weight, word_ins_penalty=word_ins_penalty, beam=beam,
+                       max_active=max_active, sil_prob=sil_prob, nbest=nbest,
+                       restrict_vocab=restrict_vocab)
+    for p in (nbest_out, ctm):
+        check_writable(p) if p else None
+    shift = float(read_feats(feat_dir).config.get("frame_shift_ms", 10.0)) / 1000
+    lines, nlines, ctm_rows, summary = [], [], [], {}
+    for utt, hyps in decode_dir(feat_dir, model_dir, lm, cfg, device):
+        if utt is None:
+            summary = hyps
+            break
+        lines.append(f"{utt} {' '.join(hyps[0].words) if hyps else ''}".rstrip())
+        for r, h in enumerate(hyps, 1):
+            nlines.append(f"{utt} {r} {h.score:.3f} {' '.join(h.words)}".rstrip())
+        if hyps:
+            ctm_rows += [(utt, s * shift, (e - s) * shift, w) for w, s, e in hyps[0].times
+                         if w != SIL_WORD]
+    with atomic_output(output) as f:
+        f.write("".join(line + "\n" for line in lines))
+    if nbest_out:
+        with atomic_output(nbest_out) as f:
+            f.write("".join(line + "\n" for line in nlines))
+    if ctm:
+        write_ctm(ctm, ctm_rows)
+    if json_out:
+        emit_json(summary)
+    else:
+        log.info(json.dumps(summary, sort_keys=True))
+
+
+@app.command()
+def score(
+    ref: Annotated[Path, typer.Argument(help="reference text (UTT WORD ...), e.g. data/test/text")],
+    hyp: Annotated[str, typer.Argument(help="hypothesis text ('-' = stdin)")],
+    utt2spk: Annotated[Path | None, typer.Option("--utt2spk", help="speakers for the breakdown "
+                                                 "(default: utt2spk beside REF)")] = None,
+    json_out: Json = False,
+) -> None:
+    """Word error rate with substitutions, deletions, insertions and a per-speaker table.
+
+    e.g.: speechlang asr score data/test/text hyp.txt --json
+    """
+    from speechlang.asr.datadir import read_table
+    from speechlang.asr.score import format_report, read_transcripts, score_texts
+
+    spk_file = utt2spk or (ref.parent / "utt2spk")
+    u2s = {k: r[0] for k, r in read_table(spk_file).items()} if spk_file.is_file() else None
+    res = score_texts(read_transcripts(ref), read_transcripts(hyp), u2s, str(ref), hyp)
+    if json_out:
+        rec = res.total.as_dict()
+        rec["per_speaker"] = {s: c.as_dict() for s, c in res.per_speaker.items()}
+        rec["missing"] = len(res.missing)
+        emit_json(rec)
+    else:
+        print(format_report(res))

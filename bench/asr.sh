@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# GMM-HMM recipe: features, monophones, tied triphones, LM, decoding, scoring.
+#
+#   bench/asr.sh CORPUS [TEST_DIR ...]
+#
+# CORPUS holds train/, test/ and lexicon.txt (wav.scp paths relative to CORPUS, as in
+# ../shared/data/speech/digits). Every 10th training utterance (C order) is held out as a dev
+# set: the acoustic models are trained on the rest, the LM weight is chosen on dev (never on
+# a test set), then CORPUS/test and every TEST_DIR are decoded. The LM is trained with
+# `speechlang ngram train` on CORPUS/train/text minus the dev utterances. The last output is
+# one JSON line per (stage, test dir).
+#
+# Settings (environment): EXP (exp/asr/NAME), ORDER (3), MONO_ITERS (25), MONO_GAUSS (1000),
+# TRI_ITERS (16), TRI_STATES (500), TRI_GAUSS (4000), LM_WEIGHTS ("4 6 8 10 12 14 16"),
+# BEAM (160), THREADS (1), FEAT_OPTS (extra `asr features` options, e.g. "--norm-vars"),
+# SL (.venv/bin/speechlang). Steps whose output exists in EXP
+# (features, models) are skipped, so a rerun with other LM_WEIGHTS only decodes; remove EXP
+# to start over.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { echo "usage: bench/asr.sh CORPUS [TEST_DIR ...]" >&2; exit 2; }
+CORPUS=$(cd "$1" && pwd); shift
+NAME=$(basename "$CORPUS")
+EXP=${EXP:-exp/asr/$NAME}
+SL=${SL:-.venv/bin/speechlang}
+ORDER=${ORDER:-3}
+MONO_ITERS=${MONO_ITERS:-25}; MONO_GAUSS=${MONO_GAUSS:-1000}
+TRI_ITERS=${TRI_ITERS:-16}; TRI_STATES=${TRI_STATES:-500}; TRI_GAUSS=${TRI_GAUSS:-4000}
+LM_WEIGHTS=${LM_WEIGHTS:-"4 6 8 10 12 14 16"}
+BEAM=${BEAM:-160}
+THREADS=${THREADS:-1}
+FEAT_OPTS=${FEAT_OPTS:-}
+TESTS=("$CORPUS/test" "$@")
+mkdir -p "$EXP/data" "$EXP/log"
+log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
+timed() { local name=$1; shift; /usr/bin/time -f "%e s wall, %U s user, %M KB" -o "$EXP/log/$name.time" "$@"; }
+
+# 1. dev split (every 10th utterance), absolute audio paths
+log "data: train_nodev / dev split of $CORPUS/train"
+for part in train_nodev dev; do
+  d="$EXP/data/$part"; mkdir -p "$d"
+  if [ "$part" = dev ]; then sel='NR % 10 == 0'; else sel='NR % 10 != 0'; fi
+  awk "$sel" "$CORPUS/train/utt2spk" > "$d/utt2spk"
+  for f in text wav.scp; do
+    awk -v root="$CORPUS" 'NR == FNR { keep[$1] = 1; next }
+      ($1 in keep) { if (FILENAME ~ /wav.scp$/ && $2 !~ /^\//) $2 = root "/" $2; print }' \
+      "$d/utt2spk" "$CORPUS/train/$f" > "$d/$f"
+  done
+  $SL asr validate "$d" --fix --no-audio >&2
+done
+
+# 2. features
+feat() { [ -f "$EXP/feats/$2/feats.json" ] && return; log "features $1"; timed "feats_$2" $SL asr features "$1" "$EXP/feats/$2" --threads "$THREADS" $FEAT_OPTS --json \
+           > "$EXP/log/feats_$2.json"; }
+mkdir -p "$EXP/feats"
+feat "$EXP/data/train_nodev" train_nodev
+feat "$EXP/data/dev" dev
+TEST_NAMES=()
+for t in "${TESTS[@]}"; do
+  n=test_$(echo "$t" | sed 's|/*$||; s|.*/\([^/]*/[^/]*\)$|\1|; s|[^A-Za-z0-9_.-]|_|g')
+  TEST_NAMES+=("$n")
+  feat "$t" "$n"
+done
+
+# 3. LMs from the training transcripts (dev utterances left out)
+log "LM: speechlang ngram train -o $ORDER"
+cut -d' ' -f2- "$EXP/data/train_nodev/text" | $SL ngram train -o "$ORDER" -O "$EXP/lm.arpa" 2> "$EXP/log/lm.log"
+
+# 4. decode a feature dir at one LM weight and score it: prints the JSON of asr score
+decode_score() {  # model feats_name lmw
+  local out="$EXP/$1/decode_$2_lmw$3"; mkdir -p "$out"
+  [ -s "$out/score.json" ] && { cat "$out/score.json"; return; }
+  $SL asr decode "$EXP/feats/$2" "$EXP/$1" --lm "$EXP/lm.arpa" --lm-weight "$3" --beam "$BEAM" \
+    --threads "$THREADS" -O "$out/hyp" --json > "$out/decode.json"
+  $SL asr score "$EXP/feats/$2/text" "$out/hyp" --json > "$out/score.json"
+  cat "$out/score.json"
+}
+best_weight() {  # model: the LM weight with the lowest dev WER (ties: the first)
+  local best="" bw=""
+  for w in $LM_WEIGHTS; do
+    wer=$(decode_score "$1" dev "$w" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])')
+    log "$1 dev lm-weight $w: WER $wer"
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $wer < $best)"; then best=$wer; bw=$w; fi
+  done
+  echo "$bw"
+}
+
+# 5. monophones, alignment, triphones
+[ -f "$EXP/mono/model.json" ] || { log "train-mono"
+timed train_mono $SL asr train-mono "$EXP/feats/train_nodev" "$CORPUS/lexicon.txt" "$EXP/mono" \
+  --iters "$MONO_ITERS" --gaussians "$MONO_GAUSS" --threads "$THREADS" --json > "$EXP/log/mono.json" 2> "$EXP/log/mono.log"; }
+[ -f "$EXP/mono_ali/ali.json" ] || { log "align"
+timed align $SL asr align "$EXP/feats/train_nodev" "$EXP/mono" "$EXP/mono_ali" --threads "$THREADS" --json \
+  > "$EXP/log/align.json"; }
+[ -f "$EXP/tri/model.json" ] || { log "train-tri"
+timed train_tri $SL asr train-tri "$EXP/feats/train_nodev" "$EXP/mono_ali" "$EXP/tri" --states "$TRI_STATES" \
+  --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" --threads "$THREADS" --json > "$EXP/log/tri.json" 2> "$EXP/log/tri.log"; }
+
+# 6. tune on dev, decode the test sets
+RESULTS=()
+for stage in mono tri; do
+  w=$(best_weight "$stage")
+  log "$stage: lm-weight $w (chosen on dev)"
+  for i in "${!TESTS[@]}"; do
+    rec=$(decode_score "$stage" "${TEST_NAMES[$i]}" "$w")
+    dec="$EXP/$stage/decode_${TEST_NAMES[$i]}_lmw$w/decode.json"
+    RESULTS+=("$(python3 -c 'import json,sys
+s, d = json.loads(sys.argv[1]), json.load(open(sys.argv[2]))
+print(json.dumps({"stage": sys.argv[3], "test": sys.argv[4], "wer": s["wer"], "n_words": s["n_words"],
+                  "sub": s["sub"], "del": s["del"], "ins": s["ins"], "lm_weight": float(sys.argv[5]),
+                  "rtf": d["rtf"]}))' "$rec" "$dec" "$stage" "${TESTS[$i]}" "$w")")
+  done
+done
+printf '%s\n' "${RESULTS[@]}"

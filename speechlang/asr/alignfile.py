@@ -1,0 +1,109 @@
+"""Alignment dirs (reader, writer) and CTM files.
+
+    ali = read_alignments("exp/mono_ali"); ali["spk1-001"].pdf   # (frames,) int32
+
+An alignment dir holds:
+
+    ali.npz     utts (U,) str; offsets (U+1,) int64 (utterance u owns frames offsets[u]..
+                offsets[u+1]-1 of the arrays below, in the order of its feature dir);
+                pdf (N,) int32 tied-state id; phone (N,) int16 phone id (phones.txt of the model);
+                state (N,) int8 HMM state 0..2; ctx_left, ctx_right (N,) int16 word-internal
+                context phone ids (-1 = word boundary)
+    ali.json    {"format": "speechlang-ali", "version": 1, "num_pdfs": P, "model": dir,
+                 "frame_shift_s": 0.01, "phones": [...]}
+    words.ctm   UTT 1 START DUR WORD        (seconds, NIST CTM; silence left out)
+    phones.ctm  UTT 1 START DUR PHONE
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from speechlang.errors import DataError, FormatError
+from speechlang.io import atomic_output, iter_lines
+
+FORMAT, VERSION = "speechlang-ali", 1
+FIELDS = ("pdf", "phone", "state", "ctx_left", "ctx_right")
+DTYPES = {"pdf": np.int32, "phone": np.int16, "state": np.int8, "ctx_left": np.int16,
+          "ctx_right": np.int16}
+
+
+@dataclass
+class UttAlignment:
+    pdf: np.ndarray
+    phone: np.ndarray
+    state: np.ndarray
+    ctx_left: np.ndarray
+    ctx_right: np.ndarray
+
+
+class Alignments:
+    """utt -> UttAlignment, plus the metadata of ali.json."""
+
+    def __init__(self, utts: list[str], offsets: np.ndarray, arrays: dict[str, np.ndarray], meta: dict):
+        self.utts, self.offsets, self.arrays, self.meta = utts, offsets, arrays, meta
+        self.pos = {u: i for i, u in enumerate(utts)}
+
+    def __contains__(self, utt: str) -> bool:
+        return utt in self.pos
+
+    def __getitem__(self, utt: str) -> UttAlignment:
+        i = self.pos[utt]
+        s, e = self.offsets[i], self.offsets[i + 1]
+        return UttAlignment(*(self.arrays[k][s:e] for k in FIELDS))
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+
+def write_alignments(path: Path, utts: list[str], alis: list[UttAlignment], meta: dict) -> None:
+    offsets = np.cumsum([0] + [len(a.pdf) for a in alis]).astype(np.int64)
+    arrays = {k: (np.concatenate([getattr(a, k) for a in alis]) if alis else np.zeros(0)).astype(DTYPES[k])
+              for k in FIELDS}
+    with atomic_output(path / "ali.npz", "wb") as f:
+        np.savez(f, utts=np.array(utts, dtype=str), offsets=offsets, **arrays)
+    with atomic_output(path / "ali.json") as f:
+        json.dump({"format": FORMAT, "version": VERSION, **meta}, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+def read_alignments(path: str | os.PathLike) -> Alignments:
+    p = Path(path)
+    if not (p / "ali.npz").is_file() or not (p / "ali.json").is_file():
+        raise DataError(f"{p}: not an alignment dir (ali.npz/ali.json missing); run "
+                        "`speechlang asr align` first")
+    try:
+        meta = json.loads((p / "ali.json").read_text(encoding="utf-8"))
+        z = np.load(p / "ali.npz")
+        utts = [str(u) for u in z["utts"]]
+        offsets = z["offsets"]
+        arrays = {k: z[k] for k in FIELDS}
+    except (json.JSONDecodeError, KeyError, ValueError, OSError) as e:
+        raise FormatError(f"{p}: corrupt alignment dir ({type(e).__name__}: {e})") from None
+    if meta.get("format") != FORMAT or len(offsets) != len(utts) + 1 or any(
+            len(a) != offsets[-1] for a in arrays.values()):
+        raise FormatError(f"{p}: ali.npz and ali.json are inconsistent")
+    return Alignments(utts, offsets, arrays, meta)
+
+
+def write_ctm(path: str | os.PathLike, rows: list[tuple[str, float, float, str]]) -> None:
+    """rows of (utt, start s, duration s, token) in NIST CTM (channel 1)."""
+    with atomic_output(path) as f:
+        for utt, start, dur, tok in rows:
+            f.write(f"{utt} 1 {start:.2f} {dur:.2f} {tok}\n")
+
+
+def read_ctm(path: str | os.PathLike) -> list[tuple[str, float, float, str]]:
+    rows = []
+    for lineno, line in enumerate(iter_lines(path), 1):
+        f = line.split()
+        try:
+            rows.append((f[0], float(f[2]), float(f[3]), f[4]))
+        except (IndexError, ValueError):
+            raise FormatError(f"{path}:{lineno}: expected 'UTT CHANNEL START DUR TOKEN'") from None
+    return rows

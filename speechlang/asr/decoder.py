@@ -1,0 +1,264 @@
+"""Decoding: a static graph from lexicon + ARPA n-gram LM + HMMs, searched by a Viterbi beam.
+
+    graph = build_graph(model, read_arpa("lm.arpa"), DecodeConfig(lm_weight=12))
+    hyps = decode_utterance(graph, model.gmm.loglik(feats), DecodeConfig())
+
+The graph is the composition H o C o L o G of Kaldi's HCLG, built without determinization:
+every LM state (an ARPA context h, from the empty context up to order-1 words) is a
+non-emitting node; every n-gram `h w` becomes, for each pronunciation of w, a chain of
+emitting HMM states (word-internal triphones) from h to the state of the longest suffix of
+`h w` that is itself a context; each context has an epsilon back-off arc to its longest
+proper suffix carrying bo(h). As in Kaldi's G.fst, a word may then also be reached over the
+back-off arc when its n-gram exists, and the search keeps the better path (in a proper
+back-off model that is almost always the explicit n-gram). End of sentence is the final
+weight p(</s> | h) with back-off. Optional silence: from each LM state, a silence HMM that
+returns to the same state, with log(sil_prob) added.
+
+Scores are natural-log acoustic likelihoods plus lm_weight * ln p_LM plus word_ins_penalty
+per word; the beam is in the same units.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from speechlang import log
+from speechlang.asr import _kernels
+from speechlang.asr.lexicon import SIL_WORD
+from speechlang.asr.model import AcousticModel
+from speechlang.errors import ConfigError, DataError
+from speechlang.ngram.arpa import BOS, EOS, UNK, ArpaLM
+from speechlang.ngram.query import log10_prob
+
+LN10 = math.log(10.0)
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    lm_weight: float = 10.0  # LM scale (inverse of Kaldi's acoustic scale)
+    word_ins_penalty: float = 0.0  # added per word (natural log); negative = fewer words
+    beam: float = 160.0  # prune tokens worse than best - beam (log-likelihood units)
+    max_active: int = 7000  # at most this many active HMM states per frame
+    sil_prob: float = 0.5  # optional silence between words
+    nbest: int = 1  # hypotheses per utterance (distinct final LM states)
+    restrict_vocab: bool = False  # drop lexicon words the LM lacks instead of mapping to <unk>
+
+    def __post_init__(self):
+        if self.lm_weight < 0 or self.beam <= 0 or self.max_active < 1 or self.nbest < 1:
+            raise ConfigError("--lm-weight must be >= 0, --beam > 0, --max-active and --nbest >= 1")
+        if not 0 < self.sil_prob < 1:
+            raise ConfigError("--sil-prob must be in (0, 1)")
+
+
+@dataclass
+class DecodeGraph:
+    e_pdf: np.ndarray
+    e_loop: np.ndarray
+    e_fwd: np.ndarray
+    e_next: np.ndarray
+    e_word: np.ndarray
+    n_arc_start: np.ndarray
+    arc_dest: np.ndarray
+    arc_w: np.ndarray
+    final_w: np.ndarray
+    start: int
+    words: list[str]  # word id -> word (SIL_WORD included)
+    contexts: list[tuple[str, ...]]
+
+    @property
+    def num_states(self) -> int:
+        return len(self.e_pdf)
+
+
+def _vocab(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> dict[str, str]:
+    """Decodable lexicon word -> LM token (itself, or <unk>)."""
+    uni = lm.ngrams[0]
+    words = model.lexicon.words
+    missing = [w for w in words if (w,) not in uni]
+    if not missing:
+        return {w: w for w in words}
+    if cfg.restrict_vocab:
+        log.info(f"{len(missing)} lexicon word(s) not in the LM are left out of the search")
+        return {w: w for w in words if (w,) in uni}
+    if (UNK,) not in uni:
+        raise DataError(f"the LM does not cover the lexicon: {len(missing)} word(s) missing, e.g. "
+                        f"{', '.join(missing[:5])}, and it has no <unk>; train the LM on text with "
+                        "these words, or pass --restrict-vocab to decode with the LM's words only")
+    log.warn(f"{len(missing)} lexicon word(s) are not in the LM (e.g. {', '.join(missing[:3])}); "
+             "they are scored as <unk> (--restrict-vocab leaves them out)")
+    return {w: (w if (w,) in uni else UNK) for w in words}
+
+
+def build_graph(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> DecodeGraph:
+    """Compile the decoding graph (see the module docstring)."""
+    if lm.order < 1 or not lm.ngrams[0]:
+        raise DataError("the LM is empty")
+    if (BOS,) not in lm.ngrams[0]:
+        raise DataError("the LM has no <s>; it must be an ARPA model of sentences")
+    vocab = _vocab(model, lm, cfg)
+    by_token: dict[str, list[str]] = {}
+    for w, tok in vocab.items():
+        by_token.setdefault(tok, []).append(w)
+    # LM states: contexts of length 0..order-1, longest first so back-off arcs go upwards
+    ctx = [()]
+    for n in range(1, lm.order):
+        ctx += [h for h in lm.ngrams[n - 1] if h[-1] != EOS]
+    ctx.sort(key=lambda h: -len(h))
+    cid = {h: i for i, h in enumerate(ctx)}
+
+    def state_of(seq: tuple[str, ...]) -> int:
+        seq = seq[max(0, len(seq) - (lm.order - 1)):]
+        while seq not in cid:
+            seq = seq[1:]
+        return cid[seq]
+
+    words = [SIL_WORD] + sorted(vocab)
+    wid = {w: i for i, w in enumerate(words)}
+    lex = model.lexicon
+    pron_states = {}
+    for w in words:
+        pron_states[w] = [model.word_pdfs(p) for p in lex.prons[w]]
+    e_pdf, e_loop, e_fwd, e_next, e_word = [], [], [], [], []
+    arcs: list[list[tuple[int, float]]] = [[] for _ in ctx]
+    lw = cfg.lm_weight * LN10
+    loop = model.loop_prob
+
+    def add_chain(states, word: int, dest: int) -> int:
+        first = len(e_pdf)
+        for i, (pdf, ph, k) in enumerate(states):
+            a = float(loop[ph, k])
+            e_pdf.append(pdf)
+            e_loop.append(math.log(a))
+            e_fwd.append(math.log(1 - a))
+            e_next.append(first + i + 1 if i + 1 < len(states) else -1 - dest)
+            e_word.append(word)
+        return first
+
+    sil_entry = math.log(cfg.sil_prob)
+    for g, h in enumerate(ctx):
+        if h:
+            arcs[g].append((-1 - state_of(h[1:]), lw * lm.ngrams[len(h) - 1][h][1]))
+        arcs[g].append((add_chain(pron_states[SIL_WORD][0], 0, g), sil_entry))
+    # explicit n-grams h w, for every order
+    for n in range(1, lm.order + 1):
+        for gram, (lp, _) in lm.ngrams[n - 1].items():
+            h, tok = gram[:-1], gram[-1]
+            if tok not in by_token or h not in cid:
+                continue
+            g = cid[h]
+            dest = state_of(gram)
+            for w in by_token[tok]:
+                for states in pron_states[w]:
+                    arcs[g].append((add_chain(states, wid[w], dest), lw * lp + cfg.word_ins_penalty))
+    n_arc_start = np.zeros(len(ctx) + 1, np.int64)
+    n_arc_start[1:] = np.cumsum([len(a) for a in arcs])
+    arc_dest = np.array([d for a in arcs for d, _ in a], np.int64)
+    arc_w = np.array([w for a in arcs for _, w in a], np.float64)
+    final_w = np.array([lw * log10_prob(lm, h, EOS) for h in ctx], np.float64)
+    return DecodeGraph(np.array(e_pdf, np.int32), np.array(e_loop), np.array(e_fwd),
+                       np.array(e_next, np.int64), np.array(e_word, np.int32), n_arc_start,
+                       arc_dest, arc_w, final_w, cid[(BOS,)] if (BOS,) in cid else state_of((BOS,)),
+                       words, ctx)
+
+
+@dataclass
+class Hypothesis:
+    words: list[str]
+    score: float
+    times: list[tuple[str, int, int]]  # (word, start frame, end frame exclusive), silence included
+    partial: bool = False  # no final state reached; the best path cut at the last frame
+
+
+def decode_utterance(graph: DecodeGraph, loglik: np.ndarray, cfg: DecodeConfig) -> list[Hypothesis]:
+    """Beam search over (T, P) log-likelihoods; up to cfg.nbest hypotheses, best first. When no
+    path reached a final state within the beam, the best partial path (`partial=True`)."""
+    ll = np.ascontiguousarray(loglik, np.float32)
+    if ll.ndim != 2 or ll.shape[0] == 0:
+        raise DataError(f"log-likelihood matrix of shape {ll.shape}: expected (frames > 0, pdfs)")
+    if len(graph.e_pdf) and graph.e_pdf.max() >= ll.shape[1]:
+        raise DataError(f"the graph uses pdf {graph.e_pdf.max()} but only {ll.shape[1]} are scored")
+    if not np.isfinite(ll).all():
+        raise DataError("log-likelihoods contain NaN or infinity")
+    ends, scores, l_word, l_start, l_end, l_prev, part, part_score = _kernels.beam_search(
+        ll, graph.e_pdf, graph.e_loop, graph.e_fwd, graph.e_next, graph.e_word,
+        graph.n_arc_start, graph.arc_dest, graph.arc_w, graph.final_w, graph.start,
+        float(cfg.beam), int(cfg.max_active), int(cfg.nbest))
+
+    def trace(link: int) -> list[tuple[str, int, int]]:
+        times = []
+        while link >= 0:
+            times.append((graph.words[l_word[link]], int(l_start[link]), int(l_end[link])))
+            link = l_prev[link]
+        return times[::-1]
+
+    out, seen = [], set()
+    for e, s in zip(ends, scores, strict=True):
+        if s <= _kernels.NEG:
+            continue
+        times = trace(e)
+        ws = [w for w, _, _ in times if w != SIL_WORD]
+        if tuple(ws) in seen:
+            continue
+        seen.add(tuple(ws))
+        out.append(Hypothesis(ws, float(s), times))
+    if not out and part_score > _kernels.NEG:
+        # no path ended in a word end at the last frame: the best partial path, its last word
+        # cut off at the end (Kaldi's --allow-partial)
+        times = trace(part[1]) + [(graph.words[graph.e_word[part[0]]], int(part[2]), ll.shape[0])]
+        out.append(Hypothesis([w for w, _, _ in times if w != SIL_WORD], float(part_score), times,
+                              partial=True))
+    return out
+
+
+def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto"):
+    """Decode every utterance of a feature dir. Yields (utt, hypotheses); the last item is a
+    summary dict under the key None with timing (real-time factor of the search + likelihoods).
+    GMM likelihoods: numba on CPU; torch when `device` resolves to a GPU."""
+    from speechlang.accel import resolve_device
+    from speechlang.asr.featfile import read_feats
+    from speechlang.asr.model import read_model
+    from speechlang.ngram.arpa import read_arpa
+
+    model = read_model(model_dir)
+    feats = read_feats(feat_dir)
+    _check_features(feats.config, model.features, feat_dir, model_dir)
+    lm = read_arpa(lm_path)
+    t0 = time.perf_counter()
+    graph = build_graph(model, lm, cfg)
+    build_s = time.perf_counter() - t0
+    dev = resolve_device(device)
+    dev = None if dev.type == "cpu" else dev
+    shift = float(model.features.get("frame_shift_ms", 10.0)) / 1000
+    frames, t_ll, t_search, failed = 0, 0.0, 0.0, 0
+    for u in feats.utts():
+        x = feats[u]
+        t1 = time.perf_counter()
+        ll = model.gmm.loglik(x, dev)
+        t2 = time.perf_counter()
+        hyps = decode_utterance(graph, ll, cfg)
+        t_search += time.perf_counter() - t2
+        t_ll += t2 - t1
+        frames += len(x)
+        if not hyps or hyps[0].partial:
+            failed += 1
+        yield u, hyps
+    audio = frames * shift
+    if failed:
+        log.warn(f"{failed} utterance(s) reached no final state within the beam (partial or empty "
+                 "output); try a larger --beam")
+    yield None, {"utts": len(feats), "failed": failed, "audio_s": round(audio, 2),
+                 "graph_states": graph.num_states, "graph_build_s": round(build_s, 3),
+                 "loglik_s": round(t_ll, 3), "search_s": round(t_search, 3),
+                 "rtf": round((t_ll + t_search) / max(audio, 1e-9), 5)}
+
+
+def _check_features(got: dict, want: dict, feat_dir, model_dir) -> None:
+    diff = [k for k in want if got.get(k) != want[k] and k != "dither"]
+    if diff:
+        k = diff[0]
+        raise DataError(f"{feat_dir} was made with {k}={got.get(k)!r} but {model_dir} expects "
+                        f"{k}={want[k]!r}; recompute the features with the model's settings")

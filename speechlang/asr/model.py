@@ -1,0 +1,101 @@
+"""GMM-HMM model dirs: reader and writer.
+
+    m = read_model("exp/tri"); ll = m.gmm.loglik(feats)
+
+A model dir holds everything needed to align and decode with it:
+
+    gmm.npz       weights (G,), means (G, D), vars (G, D), start (P+1,) (pdf p owns components
+                  start[p]..start[p+1]-1), loop_prob (phones, 3) self-loop probabilities
+    tree.json     the state-tying tree (speechlang.asr.tree.Tree.to_json)
+    phones.txt    PHONE ID per line; lexicon.txt: the lexicon it was trained with
+    model.json    {"format": "speechlang-gmm-hmm", "version": 1, "kind": "mono"|"tri",
+                   "features": FeatureConfig dict, "silence": "SIL", "num_pdfs", "num_gauss",
+                   "train": training config and log}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from speechlang.asr.gmm import GMMSet
+from speechlang.asr.lexicon import Lexicon, read_lexicon, write_lexicon
+from speechlang.asr.tree import Tree
+from speechlang.errors import DataError, FormatError
+from speechlang.io import atomic_dir, atomic_output
+
+FORMAT, VERSION = "speechlang-gmm-hmm", 1
+
+
+@dataclass
+class AcousticModel:
+    kind: str  # mono or tri
+    lexicon: Lexicon
+    tree: Tree
+    gmm: GMMSet
+    loop_prob: np.ndarray  # (phones, states)
+    features: dict  # FeatureConfig.to_dict()
+    info: dict = field(default_factory=dict)
+
+    @property
+    def phone_id(self) -> dict[str, int]:
+        return self.lexicon.phone_id
+
+    def word_pdfs(self, pron: tuple[str, ...]) -> list[tuple[int, int, int]]:
+        """(pdf, phone, state) of each HMM state of a pronunciation (word-internal contexts)."""
+        from speechlang.asr.tree import BOUNDARY
+        ids = [self.phone_id[p] for p in pron]
+        out = []
+        for i, p in enumerate(ids):
+            left = ids[i - 1] if i > 0 else BOUNDARY
+            right = ids[i + 1] if i + 1 < len(ids) else BOUNDARY
+            for k in range(self.tree.num_states):
+                out.append((self.tree.pdf(left, p, right, k), p, k))
+        return out
+
+
+def write_model(m: AcousticModel, path: str | os.PathLike) -> None:
+    """Write the model dir atomically (a complete dir or nothing)."""
+    with atomic_dir(path) as tmp:
+        tmp = Path(tmp)
+        with atomic_output(tmp / "gmm.npz", "wb") as f:
+            np.savez(f, weights=m.gmm.weights, means=m.gmm.means, vars=m.gmm.vars,
+                     start=m.gmm.start, loop_prob=m.loop_prob)
+        with atomic_output(tmp / "tree.json") as f:
+            json.dump(m.tree.to_json(), f)
+        with atomic_output(tmp / "phones.txt") as f:
+            for i, p in enumerate(m.lexicon.phones):
+                f.write(f"{p} {i}\n")
+        write_lexicon(m.lexicon, tmp / "lexicon.txt")
+        meta = {"format": FORMAT, "version": VERSION, "kind": m.kind, "features": m.features,
+                "silence": m.lexicon.silence, "num_pdfs": m.gmm.num_pdfs,
+                "num_gauss": m.gmm.num_gauss, "train": m.info}
+        with atomic_output(tmp / "model.json") as f:
+            json.dump(meta, f, indent=1, sort_keys=True)
+            f.write("\n")
+
+
+def read_model(path: str | os.PathLike) -> AcousticModel:
+    p = Path(path)
+    for name in ("model.json", "gmm.npz", "tree.json", "lexicon.txt"):
+        if not (p / name).is_file():
+            raise DataError(f"{p}: not a complete model dir ({name} is missing); train one with "
+                            "`speechlang asr train-mono` or `train-tri`")
+    try:
+        meta = json.loads((p / "model.json").read_text(encoding="utf-8"))
+        tree = Tree.from_json(json.loads((p / "tree.json").read_text(encoding="utf-8")))
+        z = np.load(p / "gmm.npz")
+        gmm = GMMSet(z["weights"], z["means"], z["vars"], z["start"].astype(np.int32))
+        loop = z["loop_prob"]
+    except (json.JSONDecodeError, KeyError, ValueError, OSError) as e:
+        raise FormatError(f"{p}: corrupt model dir ({type(e).__name__}: {e})") from None
+    if meta.get("format") != FORMAT:
+        raise FormatError(f"{p / 'model.json'}: not a speechlang GMM-HMM model")
+    lex = read_lexicon(p / "lexicon.txt")
+    if gmm.num_pdfs != tree.num_pdfs or len(lex.phones) != tree.num_phones:
+        raise FormatError(f"{p}: gmm.npz, tree.json and lexicon.txt do not belong together")
+    return AcousticModel(meta["kind"], lex, tree, gmm, loop, meta["features"], meta.get("train", {}))

@@ -1,0 +1,317 @@
+"""GMM-HMM training: monophones from a flat start, tied triphones from monophone alignments.
+
+    train_mono("exp/feats/train", "lexicon.txt", "exp/mono", MonoConfig())
+    train_tri("exp/feats/train", "exp/mono_ali", "exp/tri", TriConfig(states=500, gaussians=4000))
+
+Monophones (Kaldi's train_mono.sh): every pdf starts as one Gaussian with the global mean
+and variance; the first statistics come from an equal alignment (the frames divided evenly
+among the states of SIL, the words' first pronunciations, SIL); then each iteration
+realigns (Viterbi, or forward-backward with --baum-welch), re-estimates weights, means,
+variances (floored at var_floor times the global variance) and self-loop probabilities, and
+splits Gaussians until the total reaches the target (linearly over the first iterations).
+Triphones (train_deltas.sh): decision-tree tying of word-internal triphone states on the
+monophone alignments, one Gaussian per leaf from the tree statistics, then Viterbi
+iterations with realignment and splitting up to --gaussians.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from speechlang import log
+from speechlang.accel import set_seed
+from speechlang.asr.align import align_utterance, posteriors
+from speechlang.asr.alignfile import read_alignments
+from speechlang.asr.featfile import FeatureArchive, read_feats
+from speechlang.asr.gmm import GMMSet, GMMStats, reestimate, split
+from speechlang.asr.lexicon import Lexicon, map_transcripts, read_lexicon
+from speechlang.asr.model import AcousticModel, read_model, write_model
+from speechlang.asr.tree import BOUNDARY, build_tree, mono_tree, questions_from_data, read_questions
+from speechlang.errors import ConfigError, DataError
+from speechlang.io import check_writable
+
+NUM_STATES = 3
+
+
+@dataclass(frozen=True)
+class MonoConfig:
+    iters: int = 25  # EM iterations after the equal-alignment pass
+    gaussians: int = 1000  # target total number of Gaussians
+    inc_iters: int = 15  # Gaussians grow linearly to the target over these iterations
+    var_floor: float = 0.01  # variance floor as a fraction of the global variance
+    baum_welch: bool = False  # forward-backward statistics instead of Viterbi alignments
+    sil_prob: float = 0.5  # probability of optional silence between words
+    oov_word: str | None = None  # map words missing from the lexicon to this word
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.iters < 1 or self.gaussians < 1 or not 0 < self.var_floor < 1:
+            raise ConfigError("--iters and --gaussians must be >= 1, --var-floor in (0, 1)")
+        if not 0 < self.sil_prob < 1:
+            raise ConfigError("--sil-prob must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class TriConfig:
+    states: int = 500  # target number of tied states (tree leaves)
+    gaussians: int = 4000  # target total number of Gaussians
+    iters: int = 20
+    inc_iters: int = 12
+    realign_every: int = 2  # realign with the current model every N iterations
+    questions: str | None = None  # file of phone classes; default: derived from the data
+    min_leaf_count: float = 100.0  # frames per tree leaf at least
+    var_floor: float = 0.01
+    sil_prob: float = 0.5
+    oov_word: str | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.states < 1 or self.gaussians < 1 or self.iters < 1 or self.realign_every < 1:
+            raise ConfigError("--states, --gaussians, --iters and --realign-every must be >= 1")
+
+
+def _global_stats(feats: FeatureArchive) -> tuple[np.ndarray, np.ndarray]:
+    data = np.asarray(feats.data, dtype=np.float64)
+    if data.shape[0] == 0:
+        raise DataError(f"{feats.path}: no frames")
+    return data.mean(0), data.var(0)
+
+
+def _loop_from_counts(occ: np.ndarray, visits: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """Self-loop probability per (phone, state): (frames - visits) / frames, kept in [0.05, 0.95]."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loop = np.where(occ > 0, (occ - visits) / np.maximum(occ, 1), old)
+    return np.clip(loop, 0.05, 0.95)
+
+
+def _target(it: int, start: int, target: int, inc_iters: int) -> int:
+    if it >= inc_iters:
+        return target
+    return int(start + (target - start) * (it + 1) / inc_iters)
+
+
+def _viterbi_pass(model: AcousticModel, feats: FeatureArchive, text, sil_prob: float,
+                  baum_welch: bool = False, collect: dict | None = None):
+    """One E-step over all utterances: (GMM stats, frames per (phone, state), visits, failures).
+    With `collect`, the new alignments are stored in it by utterance."""
+    stats = GMMStats(model.gmm)
+    p_n = len(model.lexicon.phones)
+    occ = np.zeros((p_n, NUM_STATES))
+    visits = np.zeros((p_n, NUM_STATES))
+    failed = 0
+    for u in feats.utts():
+        x = feats[u]
+        if baum_welch:
+            g, gamma, total = posteriors(model, x, text[u], sil_prob)
+            if not np.isfinite(total):
+                failed += 1
+                continue
+            t_idx, s_idx = np.nonzero(gamma > 1e-4)
+            stats.add(x, t_idx, g.pdf[s_idx], gamma[t_idx, s_idx])
+            continue
+        ali, g, path, score = align_utterance(model, x, text[u], sil_prob)
+        if ali is None:
+            failed += 1
+            continue
+        stats.add(x, np.arange(len(path)), ali.pdf, np.ones(len(path)))
+        if collect is not None:
+            collect[u] = ali
+        _count_transitions(g.instance[path], ali.phone, ali.state, occ, visits)
+    return stats, occ, visits, failed
+
+
+def _count_transitions(instance, phone, state, occ, visits) -> None:
+    np.add.at(occ, (phone, state), 1)
+    change = np.ones(len(phone), bool)
+    change[1:] = (instance[1:] != instance[:-1]) | (state[1:] != state[:-1])
+    np.add.at(visits, (phone[change], state[change]), 1)
+
+
+def _equal_alignment(lex: Lexicon, words: list[str], n_frames: int, tree):
+    """Per-frame (pdf, phone, state, instance) of SIL + first pronunciations + SIL split evenly."""
+    pid = lex.phone_id
+    seq = [pid[lex.silence]]
+    for w in words:
+        seq += [pid[p] for p in lex.prons[w][0]]
+    seq.append(pid[lex.silence])
+    states = [(p, k, i) for i, p in enumerate(seq) for k in range(NUM_STATES)]
+    if n_frames < len(states):
+        return None
+    idx = (np.arange(n_frames) * len(states)) // n_frames
+    ph = np.array([states[i][0] for i in idx])
+    st = np.array([states[i][1] for i in idx])
+    inst = np.array([states[i][2] for i in idx])
+    pdf = np.array([tree.pdf(BOUNDARY, p, BOUNDARY, k) for p, k in zip(ph, st, strict=True)])
+    return pdf, ph, st, inst
+
+
+def train_mono(feat_dir, lexicon_path, out_dir, cfg: MonoConfig) -> dict:
+    """Train a monophone GMM-HMM; writes the model dir `out_dir`. Returns a summary with timings."""
+    check_writable(out_dir)
+    set_seed(cfg.seed)
+    feats = read_feats(feat_dir)
+    lex = read_lexicon(lexicon_path)
+    text = map_transcripts(feats.datadir().text, lex, cfg.oov_word, f"{feat_dir}/text")
+    mean, var = _global_stats(feats)
+    floor = cfg.var_floor * var
+    p_n = len(lex.phones)
+    tree = mono_tree(p_n, NUM_STATES)
+    loop = np.full((p_n, NUM_STATES), 0.75)
+    model = AcousticModel("mono", lex, tree, GMMSet.single(mean, var, tree.num_pdfs), loop,
+                          feats.config)
+    # pass 0: equal alignment
+    stats = GMMStats(model.gmm)
+    occ = np.zeros((p_n, NUM_STATES))
+    visits = np.zeros((p_n, NUM_STATES))
+    skipped = 0
+    for u in feats.utts():
+        x = feats[u]
+        ea = _equal_alignment(lex, text[u], len(x), tree)
+        if ea is None:
+            skipped += 1
+            continue
+        pdf, ph, st, inst = ea
+        stats.add(x, np.arange(len(x)), pdf, np.ones(len(x)))
+        _count_transitions(inst, ph, st, occ, visits)
+    if skipped:
+        log.warn(f"{skipped} utterance(s) shorter than their transcript's states were left out")
+    model.gmm = reestimate(stats, floor)
+    model.loop_prob = _loop_from_counts(occ, visits, loop)
+    history = []
+    start_g = tree.num_pdfs
+    for it in range(cfg.iters):
+        t0 = time.perf_counter()
+        stats, occ, visits, failed = _viterbi_pass(model, feats, text, cfg.sil_prob, cfg.baum_welch)
+        if stats.frames == 0:
+            raise DataError("no utterance could be aligned; are the features and transcripts right?")
+        model.gmm = reestimate(stats, floor)
+        if not cfg.baum_welch:
+            model.loop_prob = _loop_from_counts(occ, visits, model.loop_prob)
+        occ_pdf = np.add.reduceat(stats.occ, stats.gmm.start[:-1]) if stats.gmm.num_gauss else stats.occ
+        model.gmm = split(model.gmm, occ_pdf, _target(it, start_g, cfg.gaussians, cfg.inc_iters))
+        rec = {"iter": it + 1, "loglik_per_frame": round(stats.loglik / stats.frames, 4),
+               "gaussians": model.gmm.num_gauss, "failed": failed,
+               "seconds": round(time.perf_counter() - t0, 3)}
+        history.append(rec)
+        log.info(f"mono iter {it + 1}: log-likelihood/frame {rec['loglik_per_frame']}, "
+                 f"{rec['gaussians']} Gaussians, {rec['seconds']} s")
+    model.info = {"config": asdict(cfg), "history": history, "feat_dir": str(feat_dir)}
+    write_model(model, out_dir)
+    return {"kind": "mono", "pdfs": model.gmm.num_pdfs, "gaussians": model.gmm.num_gauss,
+            "loglik_per_frame": history[-1]["loglik_per_frame"],
+            "sec_per_iter": round(float(np.mean([h["seconds"] for h in history])), 3)}
+
+
+def tree_stats(feats: FeatureArchive, alis) -> dict:
+    """Per (left, center, right, state) context: (count, sum (D,), sum of squares (D,))."""
+    keys, xs = [], []
+    for u in feats.utts():
+        if u not in alis:
+            continue
+        a = alis[u]
+        x = feats[u].astype(np.float64)
+        if len(x) != len(a.pdf):
+            raise DataError(f"{u}: {len(a.pdf)} aligned frames but {len(x)} feature frames; "
+                            "align with the same feature dir")
+        keys.append(np.stack([a.ctx_left, a.phone, a.ctx_right, a.state], 1).astype(np.int64))
+        xs.append(x)
+    if not keys:
+        raise DataError("the alignments cover none of the utterances of the feature dir")
+    k = np.concatenate(keys)
+    x = np.concatenate(xs)
+    uniq, inv = np.unique(k, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    n = np.bincount(inv, minlength=len(uniq)).astype(np.float64)
+    s1 = np.zeros((len(uniq), x.shape[1]))
+    s2 = np.zeros((len(uniq), x.shape[1]))
+    np.add.at(s1, inv, x)
+    np.add.at(s2, inv, x * x)
+    return {tuple(int(v) for v in uniq[i]): (n[i], s1[i], s2[i]) for i in range(len(uniq))}
+
+
+def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict:
+    """Train tied word-internal triphones from an alignment dir; writes the model dir `out_dir`."""
+    check_writable(out_dir)
+    set_seed(cfg.seed)
+    feats = read_feats(feat_dir)
+    alis = read_alignments(ali_dir)
+    mono = read_model(mono_dir or alis.meta["model"])
+    lex = mono.lexicon
+    if alis.meta.get("phones") != lex.phones:
+        raise DataError(f"{ali_dir}: the alignments were made with another phone set than "
+                        f"{mono_dir or alis.meta['model']}")
+    text = map_transcripts(feats.datadir().text, lex, cfg.oov_word, f"{feat_dir}/text")
+    mean, var = _global_stats(feats)
+    floor = cfg.var_floor * var
+    t0 = time.perf_counter()
+    stats = tree_stats(feats, alis)
+    p_n = len(lex.phones)
+    sil = lex.phone_id[lex.silence]
+    if cfg.questions:
+        questions = read_questions(cfg.questions, lex.phone_id)
+    else:
+        per_phone: dict[int, tuple] = {}
+        for (_, c, _, _), (n, s1, s2) in stats.items():
+            if c == sil:
+                continue
+            a = per_phone.get(c, (0.0, 0.0, 0.0))
+            per_phone[c] = (a[0] + n, a[1] + s1, a[2] + s2)
+        questions = questions_from_data(per_phone, floor)
+    tree = build_tree(stats, questions, p_n, NUM_STATES, {sil}, cfg.states, cfg.min_leaf_count,
+                      var_floor=floor)
+    log.info(f"tree: {tree.num_pdfs} tied states from {len(stats)} contexts, "
+             f"{len(questions)} questions ({time.perf_counter() - t0:.1f} s)")
+    # one Gaussian per leaf from the tree statistics
+    n = np.zeros(tree.num_pdfs)
+    s1 = np.zeros((tree.num_pdfs, len(mean)))
+    s2 = np.zeros((tree.num_pdfs, len(mean)))
+    for (lc, c, rc, k), (cn, c1, c2) in stats.items():
+        p = tree.pdf(lc, c, rc, k)
+        n[p] += cn
+        s1[p] += c1
+        s2[p] += c2
+    m = np.where(n[:, None] > 0, s1 / np.maximum(n, 1)[:, None], mean)
+    v = np.where(n[:, None] > 0, np.maximum(s2 / np.maximum(n, 1)[:, None] - m * m, floor), var)
+    gmm = GMMSet(np.ones(tree.num_pdfs), m, v, np.arange(tree.num_pdfs + 1, dtype=np.int32))
+    model = AcousticModel("tri", lex, tree, gmm, mono.loop_prob.copy(), feats.config)
+    # Viterbi training; between realignments the previous alignment is reused
+    fixed = {u: alis[u] for u in feats.utts() if u in alis}
+    history = []
+    start_g = tree.num_pdfs
+    for it in range(cfg.iters):
+        t1 = time.perf_counter()
+        if it % cfg.realign_every == 0 and it > 0:
+            st, occ, visits, failed = _viterbi_pass(model, feats, text, cfg.sil_prob,
+                                                    collect=fixed)
+            model.loop_prob = _loop_from_counts(occ, visits, model.loop_prob)
+        else:
+            st = GMMStats(model.gmm)
+            failed = 0
+            for u, a in fixed.items():
+                pdf = np.array([tree.pdf(int(lc), int(c), int(rc), int(k)) for lc, c, rc, k in
+                                zip(a.ctx_left, a.phone, a.ctx_right, a.state, strict=True)]) \
+                    if it == 0 else a.pdf
+                if it == 0:
+                    fixed[u] = type(a)(pdf, a.phone, a.state, a.ctx_left, a.ctx_right)
+                x = feats[u]
+                st.add(x, np.arange(len(x)), pdf, np.ones(len(x)))
+        if st.frames == 0:
+            raise DataError("no utterance could be aligned with the triphone model")
+        model.gmm = reestimate(st, floor)
+        occ_pdf = np.add.reduceat(st.occ, st.gmm.start[:-1])
+        model.gmm = split(model.gmm, occ_pdf, _target(it, start_g, cfg.gaussians, cfg.inc_iters))
+        rec = {"iter": it + 1, "loglik_per_frame": round(st.loglik / st.frames, 4),
+               "gaussians": model.gmm.num_gauss, "failed": failed,
+               "seconds": round(time.perf_counter() - t1, 3)}
+        history.append(rec)
+        log.info(f"tri iter {it + 1}: log-likelihood/frame {rec['loglik_per_frame']}, "
+                 f"{rec['gaussians']} Gaussians, {rec['seconds']} s")
+    model.info = {"config": asdict(cfg), "history": history, "feat_dir": str(feat_dir),
+                  "ali_dir": str(ali_dir), "contexts": len(stats), "questions": len(questions)}
+    write_model(model, out_dir)
+    return {"kind": "tri", "pdfs": model.gmm.num_pdfs, "gaussians": model.gmm.num_gauss,
+            "loglik_per_frame": history[-1]["loglik_per_frame"],
+            "sec_per_iter": round(float(np.mean([h["seconds"] for h in history])), 3)}

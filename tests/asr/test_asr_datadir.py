@@ -1,0 +1,160 @@
+"""Data dir validation on broken dirs, --fix, and bad input through the CLI: one clear line,
+exit 1, no output left behind."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from speechlang.asr.datadir import read_datadir, validate_datadir
+from speechlang.ngram.arpa import read_arpa, write_arpa
+
+TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
+
+
+def _write(d: Path, **files: str) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (d / name.replace("_", ".") if name == "wav_scp" else d / name).write_text(text)
+    return d
+
+
+@pytest.fixture
+def good(tmp_path) -> Path:
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for u in ("a-1", "a-2", "b-1"):
+        soundfile.write(audio / f"{u}.wav", (0.1 * np.sin(np.arange(4000) / 5)).astype(np.float32), 16000)
+    return _write(tmp_path / "data", wav_scp="a-1 audio/a-1.wav\na-2 audio/a-2.wav\nb-1 audio/b-1.wav\n",
+                  text="a-1 ba\na-2 ko di\nb-1 mu\n", utt2spk="a-1 a\na-2 a\nb-1 b\n",
+                  spk2utt="a a-1 a-2\nb b-1\n")
+
+
+def test_good_dir_validates_and_resolves_paths_against_the_corpus_root(good):
+    assert validate_datadir(good) == []
+    d = read_datadir(good)
+    assert d.utts == ["a-1", "a-2", "b-1"]
+    assert d.audio_path("a-2") == good.parent / "audio" / "a-2.wav"
+
+
+def test_every_problem_is_reported(good):
+    (good / "text").write_text("a-2 ko di\na-1 ba\nb-1 mu\nc-9 extra\n")  # unsorted + extra id
+    (good / "utt2spk").write_text("a-1 a\na-2 a\nb-1 x\n")  # speaker not a prefix
+    (good.parent / "audio" / "a-2.wav").unlink()  # missing audio
+    problems = validate_datadir(good)
+    joined = "\n".join(problems)
+    assert "not sorted" in joined and "text:" in joined
+    assert "not a prefix" in joined
+    assert "not in utt2spk" in joined and "'c-9'" in joined
+    assert "a-2.wav does not exist" in joined
+    assert "spk2utt: does not match utt2spk" in joined
+    assert len(problems) >= 5
+
+
+def test_fix_sorts_and_regenerates_spk2utt(good):
+    (good / "text").write_text("b-1 mu\na-2 ko di\na-1 ba\n")
+    (good / "spk2utt").unlink()
+    from speechlang.asr.datadir import fix_datadir
+    assert fix_datadir(good) == []
+    assert (good / "text").read_text() == "a-1 ba\na-2 ko di\nb-1 mu\n"
+    assert (good / "spk2utt").read_text() == "a a-1 a-2\nb b-1\n"
+
+
+def test_validate_cli_lists_problems_and_exits_1(cli, good):
+    (good / "utt2spk").write_text("a-1 a\nb-1 b\n")
+    r = cli("asr", "validate", good)
+    assert r.exit_code == 1
+    assert "utterance(s) of utt2spk missing" in r.stdout or "not in utt2spk" in r.stdout
+    assert r.stderr.strip().count("\n") == 0 and "problem(s) found" in r.stderr
+    r = cli("asr", "validate", good, "--fix")
+    assert r.exit_code == 1  # ids that do not match cannot be fixed
+
+
+def _one_line_error(r, *words):
+    assert r.exit_code == 1, (r.exit_code, r.stdout, r.stderr)
+    lines = [x for x in r.stderr.strip().splitlines() if "error" in x or "Traceback" in x]
+    assert len(lines) == 1 and lines[0].startswith("speechlang: error:"), r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_features_bad_audio(cli, good, tmp_path):
+    (good.parent / "audio" / "a-2.wav").write_bytes(b"")  # empty file
+    r = cli("asr", "features", good, tmp_path / "f")
+    _one_line_error(r, "a-2")
+    assert not (tmp_path / "f").exists()
+    (good.parent / "audio" / "a-2.wav").write_bytes(b"RIFF garbage")  # unreadable
+    r = cli("asr", "features", good, tmp_path / "f", "--on-error", "error", "--no-energy")
+    _one_line_error(r, "a-2")
+    r = cli("asr", "features", good, tmp_path / "missing" / "f")
+    _one_line_error(r)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_features_silence_only_and_short_audio(cli, good, tmp_path):
+    soundfile.write(good.parent / "audio" / "b-1.wav", np.zeros(100, np.float32), 16000)
+    r = cli("asr", "features", good, tmp_path / "f")
+    _one_line_error(r, "b-1", "shorter than one frame")
+
+
+@pytest.fixture(scope="module")
+def tones_feats(tmp_path_factory):
+    from speechlang.cli.main import app
+    out = tmp_path_factory.mktemp("tf")
+    for split in ("train", "test"):
+        try:
+            app(["--quiet", "asr", "features", str(TONES / split), str(out / split)],
+                prog_name="speechlang", standalone_mode=True)
+        except SystemExit as e:
+            assert not e.code
+    return out
+
+
+def test_words_missing_from_the_lexicon_are_listed(cli, tones_feats, tmp_path):
+    lex = tmp_path / "lex.txt"
+    lex.write_text("!SIL SIL\nba P1 P2\nko P3 P4\n<unk> P1\n")
+    r = cli("asr", "train-mono", tones_feats / "train", lex, tmp_path / "m")
+    _one_line_error(r, "not in the lexicon", "'di'", "'mu'", "--oov-word")
+    assert not (tmp_path / "m").exists()
+    r = cli("asr", "train-mono", tones_feats / "train", lex, tmp_path / "m", "--oov-word", "<unk>",
+            "--iters", 2, "--gaussians", 20)
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "m" / "gmm.npz").is_file()
+
+
+def test_lm_that_does_not_cover_the_lexicon(cli, tones_feats, tmp_path):
+    r = cli("asr", "train-mono", tones_feats / "train", TONES / "lexicon.txt", tmp_path / "m",
+            "--iters", 2, "--gaussians", 20)
+    assert r.exit_code == 0
+    lm = read_arpa(TONES / "lm.arpa")  # no <unk>; drop the word "mu"
+    lm.ngrams = [{k: v for k, v in table.items() if "mu" not in k} for table in lm.ngrams]
+    write_arpa(lm, tmp_path / "small.arpa")
+    r = cli("asr", "decode", tones_feats / "test", tmp_path / "m", "--lm", tmp_path / "small.arpa",
+            "-O", tmp_path / "hyp")
+    _one_line_error(r, "does not cover the lexicon", "mu", "--restrict-vocab")
+    assert not (tmp_path / "hyp").exists()
+    r = cli("asr", "decode", tones_feats / "test", tmp_path / "m", "--lm", tmp_path / "small.arpa",
+            "-O", tmp_path / "hyp", "--restrict-vocab")
+    assert r.exit_code == 0, r.stderr
+    assert "mu" not in (tmp_path / "hyp").read_text().split()
+
+
+def test_decode_bad_inputs(cli, tones_feats, tmp_path):
+    r = cli("asr", "train-mono", tones_feats / "train", TONES / "lexicon.txt", tmp_path / "m",
+            "--iters", 1, "--gaussians", 15)
+    assert r.exit_code == 0
+    (tmp_path / "bad.arpa").write_text("this is not an arpa file\n")
+    r = cli("asr", "decode", tones_feats / "test", tmp_path / "m", "--lm", tmp_path / "bad.arpa",
+            "-O", tmp_path / "hyp")
+    _one_line_error(r, "bad.arpa")
+    assert not (tmp_path / "hyp").exists()
+    shutil.copytree(tmp_path / "m", tmp_path / "broken")
+    (tmp_path / "broken" / "tree.json").unlink()
+    r = cli("asr", "decode", tones_feats / "test", tmp_path / "broken", "--lm", TONES / "lm.arpa")
+    _one_line_error(r, "tree.json")
+    r = cli("asr", "align", tmp_path / "nofeats", tmp_path / "m", tmp_path / "ali")
+    _one_line_error(r, "nofeats")

@@ -1,0 +1,193 @@
+"""Features against kaldi-native-fbank frames, an independent numpy port of Kaldi's
+definitions, hand-written delta/CMVN formulas; resampling against an analytic sine."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from speechlang.asr.audio import load_audio, resample
+from speechlang.asr.featfile import read_feats
+from speechlang.asr.features import FeatureConfig, add_deltas, compute_feats, fbank, mfcc
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "asr"
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return np.load(FIX / "knf_ref.npz")
+
+
+def test_mfcc_matches_kaldi_native_fbank(ref):
+    got = mfcc(torch.from_numpy(ref["x"]), FeatureConfig()).numpy()
+    assert got.shape == ref["mfcc"].shape == (1 + (4800 - 400) // 160, 13)
+    np.testing.assert_allclose(got, ref["mfcc"], atol=2e-3, rtol=1e-4)
+
+
+def test_fbank_matches_kaldi_native_fbank(ref):
+    x = torch.from_numpy(ref["x"])
+    got = fbank(x, FeatureConfig(kind="fbank", num_mel_bins=40, use_energy=False)).numpy()
+    np.testing.assert_allclose(got, ref["fbank40"], atol=1e-3, rtol=1e-4)
+    got = fbank(x, FeatureConfig(kind="fbank", window="hamming", use_energy=True)).numpy()
+    np.testing.assert_allclose(got, ref["fbank23_hamming_energy"], atol=1e-3, rtol=1e-4)
+
+
+def _kaldi_mfcc_frame(frame: np.ndarray, rate: int, num_bins: int, num_ceps: int, lifter: float,
+                      window: str, raw_energy: bool) -> np.ndarray:
+    """Kaldi's MFCC of one frame (16-bit scaled samples), written from the definitions with loops."""
+    n = len(frame)
+    w = frame.astype(np.float64).copy()
+    w -= w.mean()
+    energy_raw = math.log(max((w * w).sum(), np.finfo(np.float32).eps))
+    for i in range(n - 1, 0, -1):
+        w[i] -= 0.97 * w[i - 1]
+    w[0] -= 0.97 * w[0]
+    for i in range(n):
+        c = math.cos(2 * math.pi * i / (n - 1))
+        w[i] *= (0.5 - 0.5 * c) ** 0.85 if window == "povey" else 0.54 - 0.46 * c
+    energy = energy_raw if raw_energy else math.log(max((w * w).sum(), np.finfo(np.float32).eps))
+    padded = 1 << (n - 1).bit_length()
+    spec = np.fft.rfft(w, padded)
+    power = spec.real ** 2 + spec.imag ** 2
+
+    def mel(f):
+        return 1127.0 * math.log(1 + f / 700.0)
+    lo, hi = mel(20.0), mel(rate / 2)
+    d = (hi - lo) / (num_bins + 1)
+    energies = []
+    for b in range(num_bins):
+        left, center, right = lo + b * d, lo + (b + 1) * d, lo + (b + 2) * d
+        e = 0.0
+        for k in range(padded // 2):
+            m = mel(k * rate / padded)
+            if left < m < right:
+                e += power[k] * ((m - left) / (center - left) if m <= center else
+                                 (right - m) / (right - center))
+        energies.append(math.log(max(e, np.finfo(np.float32).eps)))
+    ceps = []
+    for k in range(num_ceps):
+        s = sum(energies[j] * math.cos(math.pi / num_bins * (j + 0.5) * k) for j in range(num_bins))
+        s *= math.sqrt((1.0 if k == 0 else 2.0) / num_bins)
+        ceps.append(s * (1 + 0.5 * lifter * math.sin(math.pi * k / lifter) if lifter else 1))
+    ceps[0] = energy
+    return np.array(ceps)
+
+
+@pytest.mark.parametrize("window,raw,lifter,num_ceps,rate", [
+    ("povey", True, 22.0, 13, 16000), ("hamming", False, 0.0, 20, 16000), ("povey", True, 22.0, 13, 8000)])
+def test_mfcc_matches_numpy_port_of_kaldi(ref, window, raw, lifter, num_ceps, rate):
+    x = ref["x"].astype(np.float64)
+    cfg = FeatureConfig(sample_rate=rate, window=window, raw_energy=raw, cepstral_lifter=lifter,
+                        num_ceps=num_ceps, num_mel_bins=23)
+    got = mfcc(torch.from_numpy(ref["x"]), cfg).numpy()
+    n, shift = cfg.frame_length, cfg.frame_shift
+    assert got.shape[0] == 1 + (len(x) - n) // shift
+    for t in (0, 7, got.shape[0] - 1):
+        want = _kaldi_mfcc_frame(x[t * shift:t * shift + n] * 32768, rate, 23, num_ceps, lifter,
+                                 window, raw)
+        np.testing.assert_allclose(got[t], want, atol=2e-3, rtol=1e-4)
+
+
+def test_deltas_are_kaldis_regression_window():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((9, 3)).astype(np.float32)
+    got = add_deltas(torch.from_numpy(x), order=2, window=2).numpy()
+
+    def delta(y):
+        t = len(y)
+        out = np.zeros_like(y, dtype=np.float64)
+        for i in range(t):
+            for n in (1, 2):
+                out[i] += n * (y[min(i + n, t - 1)] - y[max(i - n, 0)])
+        return out / 10.0
+    np.testing.assert_allclose(got[:, :3], x, atol=1e-6)
+    np.testing.assert_allclose(got[:, 3:6], delta(x), atol=1e-5)
+    # Kaldi's second order filter is the first convolved with itself: equal away from the edges
+    np.testing.assert_allclose(got[4, 6:], delta(delta(x))[4], atol=1e-5)
+
+
+def test_resample_keeps_a_sine():
+    t = np.arange(22050) / 22050
+    x = torch.from_numpy(np.sin(2 * np.pi * 440 * t).astype(np.float32))
+    y = resample(x, 22050, 16000).numpy()
+    assert len(y) == 16000
+    want = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    np.testing.assert_allclose(y[200:-200], want[200:-200], atol=2e-3)
+
+
+def _datadir(tmp: Path, utts: dict[str, np.ndarray], rate: int = 16000) -> Path:
+    d = tmp / "data"
+    (tmp / "audio").mkdir(parents=True)
+    d.mkdir()
+    for u, x in utts.items():
+        soundfile.write(tmp / "audio" / f"{u}.wav", x, rate, subtype="FLOAT")
+    (d / "wav.scp").write_text("".join(f"{u} audio/{u}.wav\n" for u in sorted(utts)))
+    (d / "text").write_text("".join(f"{u} a\n" for u in sorted(utts)))
+    (d / "utt2spk").write_text("".join(f"{u} {u[:2]}\n" for u in sorted(utts)))
+    spk = {}
+    for u in sorted(utts):
+        spk.setdefault(u[:2], []).append(u)
+    (d / "spk2utt").write_text("".join(f"{s} {' '.join(v)}\n" for s, v in sorted(spk.items())))
+    return d
+
+
+def test_compute_feats_cmvn_per_speaker_and_format(tmp_path):
+    rng = np.random.default_rng(1)
+    utts = {f"{s}-{i}": (0.1 * rng.standard_normal(4000 + 800 * i)).astype(np.float32)
+            for s in ("aa", "bb") for i in range(2)}
+    d = _datadir(tmp_path, utts)
+    cfg = FeatureConfig(cmvn="speaker", delta_order=1)
+    compute_feats(d, tmp_path / "f", cfg, device="cpu")
+    fa = read_feats(tmp_path / "f")
+    assert fa.dim == 26 and len(fa) == 4
+    raw = {u: mfcc(torch.from_numpy(x), cfg).numpy() for u, x in utts.items()}
+    for s in ("aa", "bb"):
+        us = [u for u in utts if u.startswith(s)]
+        mean = np.concatenate([raw[u] for u in us]).mean(0)
+        for u in us:
+            assert fa[u].shape[0] == 1 + (len(utts[u]) - 400) // 160
+            np.testing.assert_allclose(fa[u][:, :13], raw[u] - mean, atol=1e-3)
+        np.testing.assert_allclose(np.concatenate([fa[u][:, :13] for u in us]).mean(0), 0, atol=1e-3)
+
+
+def test_audio_at_another_rate_is_resampled(tmp_path):
+    x = (0.1 * np.sin(2 * np.pi * 300 * np.arange(8000) / 8000)).astype(np.float32)
+    soundfile.write(tmp_path / "a.flac", x, 8000)
+    y = load_audio(tmp_path / "a.flac", 16000)
+    assert len(y) == 16000
+    np.testing.assert_allclose(y[400:-400], 0.1 * np.sin(2 * np.pi * 300 * np.arange(16000) / 16000)[400:-400],
+                               atol=2e-3)
+
+
+def test_segments_and_ogg_input(tmp_path):
+    """Two utterances cut from one OGG recording by `segments`; frames as for the cut audio."""
+    rng = np.random.default_rng(2)
+    x = (0.2 * np.sin(2 * np.pi * 500 * np.arange(32000) / 16000)
+         + 0.01 * rng.standard_normal(32000)).astype(np.float32)
+    (tmp_path / "audio").mkdir()
+    soundfile.write(tmp_path / "audio" / "rec.ogg", x, 16000, format="OGG", subtype="VORBIS")
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "wav.scp").write_text("rec audio/rec.ogg\n")
+    (d / "segments").write_text("sp-1 rec 0.0 0.5\nsp-2 rec 0.75 1.9\n")
+    (d / "text").write_text("sp-1 a\nsp-2 b\n")
+    (d / "utt2spk").write_text("sp-1 sp\nsp-2 sp\n")
+    (d / "spk2utt").write_text("sp sp-1 sp-2\n")
+    compute_feats(d, tmp_path / "f", FeatureConfig(cmvn="none", delta_order=0), device="cpu")
+    fa = read_feats(tmp_path / "f")
+    assert fa["sp-1"].shape == (1 + (8000 - 400) // 160, 13)
+    assert fa["sp-2"].shape == (1 + (18400 - 400) // 160, 13)
+    whole = load_audio(tmp_path / "audio" / "rec.ogg", 16000)
+    want = mfcc(torch.from_numpy(whole[12000:30400]), FeatureConfig()).numpy()
+    np.testing.assert_allclose(fa["sp-2"], want, atol=1e-3)
+
+
+def test_zero_sample_audio_is_an_error(tmp_path):
+    soundfile.write(tmp_path / "z.wav", np.zeros(0, np.float32), 16000)
+    with pytest.raises(Exception, match="empty"):
+        load_audio(tmp_path / "z.wav", 16000, name="u1")

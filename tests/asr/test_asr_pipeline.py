@@ -1,0 +1,127 @@
+"""The GMM-HMM pipeline end to end through the CLI on the synthetic `tones` corpus (four
+chord "phones", four words, unseen test speaker): held-out utterances are recognised,
+alignments and CTMs agree with the transcripts, training repeats exactly with one seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speechlang.asr.alignfile import read_alignments, read_ctm
+from speechlang.asr.featfile import read_feats
+from speechlang.asr.model import read_model
+
+TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
+
+
+@pytest.fixture(scope="module")
+def exp(tmp_path_factory):
+    """features, mono, align, tri on the tones corpus (run once for the module)."""
+    from speechlang.cli.main import app
+
+    out = tmp_path_factory.mktemp("tones")
+
+    def run(*args):
+        try:
+            app([str(a) for a in args], prog_name="speechlang", standalone_mode=True)
+        except SystemExit as e:
+            assert not e.code, f"speechlang {' '.join(map(str, args))} exited {e.code}"
+    run("--quiet", "asr", "features", TONES / "train", out / "ftrain")
+    run("--quiet", "asr", "features", TONES / "test", out / "ftest")
+    run("--quiet", "asr", "train-mono", out / "ftrain", TONES / "lexicon.txt", out / "mono",
+        "--iters", 8, "--gaussians", 40)
+    run("--quiet", "asr", "align", out / "ftrain", out / "mono", out / "ali")
+    run("--quiet", "asr", "train-tri", out / "ftrain", out / "ali", out / "tri", "--states", 24,
+        "--gaussians", 60, "--iters", 4, "--min-leaf-count", 20)
+    return out
+
+
+def _wer(cli, out: Path, model: str, lm: Path, *extra) -> dict:
+    r = cli("asr", "decode", out / "ftest", out / model, "--lm", lm, "-O", out / f"hyp_{model}",
+            *extra)
+    assert r.exit_code == 0, r.stderr
+    r = cli("asr", "score", TONES / "test" / "text", out / f"hyp_{model}", "--json")
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("model", ["mono", "tri"])
+def test_held_out_utterances_are_recognised(cli, exp, model):
+    rec = _wer(cli, exp, model, TONES / "lm.arpa", "--lm-weight", "5")
+    assert rec["n_words"] == 16
+    assert rec["wer"] <= 6.25, rec  # at most one error in 16 words
+
+
+def test_decodes_with_an_lm_from_speechlang_ngram(cli, exp, tmp_path):
+    text = "".join(" ".join(line.split()[1:]) + "\n"
+                   for line in (TONES / "train" / "text").read_text().splitlines())
+    r = cli("ngram", "train", "-o", "3", "--smoothing", "wb", "-O", tmp_path / "lm3.arpa", input=text)
+    assert r.exit_code == 0, r.stderr
+    rec = _wer(cli, exp, "tri", tmp_path / "lm3.arpa", "--nbest", "3", "--nbest-out",
+               tmp_path / "nbest", "--ctm", tmp_path / "hyp.ctm")
+    assert rec["wer"] <= 6.25
+    nbest = [line.split() for line in (tmp_path / "nbest").read_text().splitlines()]
+    hyps = dict(line.split(maxsplit=1) for line in (exp / "hyp_tri").read_text().splitlines())
+    for f in nbest:
+        if f[1] == "1":
+            assert " ".join(f[3:]) == hyps[f[0]]
+    ctm_words = {}
+    for utt, _, _, w in read_ctm(tmp_path / "hyp.ctm"):
+        ctm_words.setdefault(utt, []).append(w)
+    assert {u: " ".join(w) for u, w in ctm_words.items()} == hyps
+
+
+def test_alignments_match_features_and_transcripts(exp):
+    ali = read_alignments(exp / "ali")
+    feats = read_feats(exp / "ftrain")
+    text = feats.datadir().text
+    model = read_model(exp / "mono")
+    assert len(ali) == len(feats)
+    for u in feats.utts():
+        a = ali[u]
+        assert len(a.pdf) == len(feats[u])
+        # states of a phone run 0, 1, 2 in order; first and last frames are silence or a word edge
+        assert a.state[0] == 0 and a.state[-1] == 2
+        assert set(np.diff(a.state.astype(int)).tolist()) <= {0, 1, -2}
+    words = {}
+    for utt, _start, dur, w in read_ctm(exp / "ali" / "words.ctm"):
+        assert dur > 0
+        words.setdefault(utt, []).append(w)
+    assert words == text
+    phones = read_ctm(exp / "ali" / "phones.ctm")
+    assert {p for _, _, _, p in phones} <= set(model.lexicon.phones)
+    # phone segments tile each utterance
+    for u in feats.utts():
+        rows = [r for r in phones if r[0] == u]
+        assert sum(d for _, _, d, _ in rows) == pytest.approx(len(feats[u]) * 0.01, abs=1e-6)
+
+
+def test_tri_model_ties_contexts(exp):
+    tri = read_model(exp / "tri")
+    mono = read_model(exp / "mono")
+    assert tri.kind == "tri" and mono.kind == "mono"
+    assert tri.gmm.num_pdfs > mono.gmm.num_pdfs
+    assert tri.gmm.num_pdfs <= 24 or tri.gmm.num_pdfs == mono.gmm.num_pdfs
+
+
+def test_training_repeats_exactly(cli, exp, tmp_path):
+    r = cli("asr", "train-mono", exp / "ftrain", TONES / "lexicon.txt", tmp_path / "m2",
+            "--iters", 8, "--gaussians", 40)
+    assert r.exit_code == 0, r.stderr
+    a, b = np.load(exp / "mono" / "gmm.npz"), np.load(tmp_path / "m2" / "gmm.npz")
+    for k in ("weights", "means", "vars", "start", "loop_prob"):
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_baum_welch_training_recognises_too(cli, exp, tmp_path):
+    r = cli("asr", "train-mono", exp / "ftrain", TONES / "lexicon.txt", tmp_path / "bw",
+            "--iters", 6, "--gaussians", 30, "--baum-welch", "--json")
+    assert r.exit_code == 0, r.stderr
+    r = cli("asr", "decode", exp / "ftest", tmp_path / "bw", "--lm", TONES / "lm.arpa", "-O",
+            tmp_path / "hyp", "--lm-weight", "5")
+    assert r.exit_code == 0, r.stderr
+    r = cli("asr", "score", TONES / "test" / "text", tmp_path / "hyp", "--json")
+    assert json.loads(r.stdout)["wer"] <= 12.5
