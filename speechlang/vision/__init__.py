@@ -1,1 +1,9 @@
-"""speechlang.vision"""
+"""speechlang.vision: CNN image classification.
+
+Formats (`idx`, `npz`, `png`, `pnm`), labelled image sets (`data`), preprocessing and
+augmentation on the device (`preprocess`, `augment`), the model registry (`registry`, with
+`lenet` and `resnet`), training on the shared loop (`train`), evaluation (`evaluate`),
+prediction (`predict`), compression (`compress`) and cascade inference (`cascade`).
+
+    from speechlang.vision.train import train, VisionTrainConfig, load_model
+"""

@@ -59,3 +59,15 @@ def test_iter_lines_gzip(tmp_path):
 def test_iter_lines_missing_file(tmp_path):
     with pytest.raises(DataError, match="No such file"):
         list(iter_lines(tmp_path / "absent.txt"))
+
+
+def test_atomic_output_has_umask_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "f.txt") as f:
+            f.write("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
