@@ -54,6 +54,8 @@ class TrainConfig:
 
     epochs: int = field(default=10, metadata={"help": "passes over the training data"})
     max_steps: int = field(default=0, metadata={"help": "stop after this many optimizer steps (0: no limit)"})
+    max_minutes: float = field(default=0.0, metadata={
+        "help": "stop after this much training time; the epoch it ends is evaluated and saved (0: no limit)"})
     lr: float = field(default=1e-3, metadata={"help": "peak learning rate"})
     optimizer: str = field(default="adamw", metadata={"help": "adamw, adam or sgd"})
     betas: tuple[float, float] = (0.9, 0.999)
@@ -233,6 +235,7 @@ def fit(
                 f"{st['epoch'] + 1}; lower --lr, clip gradients (--clip-norm) or use --precision fp32")
 
     done = False
+    deadline = time.perf_counter() + 60 * cfg.max_minutes if cfg.max_minutes > 0 else None
     while st["epoch"] < cfg.epochs and not done:
         epoch, skip = st["epoch"], st["batch_in_epoch"]
         net.train()
@@ -270,6 +273,10 @@ def fit(
                 st["batch_in_epoch"] = bi + 1
                 checkpoint(LAST)
             if cfg.max_steps and st["step"] >= cfg.max_steps:
+                done = True
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                log.info(f"time budget of {cfg.max_minutes:g} min reached in epoch {epoch + 1}")
                 done = True
                 break
         if pending:  # a last, partial accumulation: its gradients were not all-reduced yet

@@ -1,1 +1,8 @@
-"""speechlang.nmt"""
+"""Sequence-to-sequence translation: subwords, seq2seq models, training, beam search, scoring.
+
+    speechlang nmt prepare | train | translate | average | score   (see docs/nmt.md)
+
+Modules, one per step: corpus (parallel text, filters), subword (sentencepiece), encoded (the
+prepared-data format), prepare, registry (architectures), lstm_attention, transformer, train,
+search (greedy, beam, ensembles), translate, average, score.
+"""

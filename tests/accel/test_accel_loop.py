@@ -226,3 +226,9 @@ def test_index_batches_cover_the_epoch():
     assert len({len(s) for s in shards}) == 1
     assert set(np.concatenate(shards).tolist()) == set(range(50))
     assert os.environ.get("WORLD_SIZE", "1") == "1"
+
+
+def test_time_budget_ends_training_after_the_current_step(tmp_path):
+    _, res = train(TrainConfig(epochs=5, lr=0.05, device="cpu", max_minutes=1e-9), out=tmp_path)
+    assert res.epochs == 1 and res.steps == 1 and len(res.history) == 1
+    assert (tmp_path / LAST).exists()

@@ -1,0 +1,96 @@
+"""Architectures by name: a dict plus an `@register` decorator (fairseq's registry, minus the scan).
+
+    @register("transformer") class Transformer(Seq2Seq): ...;  model = build_model("transformer", cfg)
+
+Every architecture is a `Seq2Seq`: teacher-forced `forward` for training, and the three
+calls the search needs (`encode`, `init_state`, `step`). Encoder outputs and decoder states
+are dicts of batch-first tensors, so beams are reordered by `index_select` on dim 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from speechlang.errors import ConfigError
+
+ARCHS: dict[str, type[Seq2Seq]] = {}
+
+
+class Seq2Seq(nn.Module):
+    """Base class. src (B, S) and tgt_in (B, T) are int64 ids padded with PAD at the end;
+    src ends with EOS, tgt_in starts with BOS."""
+
+    config_class: type = object
+    arch: str = ""
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, V_tgt) of the next token at each target position."""
+        raise NotImplementedError
+
+    def encode(self, src: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def init_state(self, enc: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def step(self, enc: dict, state: dict, y_prev: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """One decoder step: y_prev (B,) -> (log-probs (B, V_tgt), new state)."""
+        raise NotImplementedError
+
+
+def register(name: str):
+    """Class decorator adding a Seq2Seq subclass to ARCHS under `name`; duplicates are errors."""
+    def deco(cls):
+        if name in ARCHS:
+            raise ValueError(f"architecture {name!r} is already registered ({ARCHS[name].__name__})")
+        if not (isinstance(cls, type) and issubclass(cls, Seq2Seq)):
+            raise TypeError(f"{cls!r} is not a Seq2Seq subclass")
+        if not dataclasses.is_dataclass(cls.config_class):
+            raise TypeError(f"{cls.__name__}.config_class must be a dataclass")
+        cls.arch = name
+        ARCHS[name] = cls
+        return cls
+    return deco
+
+
+def arch_names() -> list[str]:
+    _load()
+    return sorted(ARCHS)
+
+
+def model_config(arch: str, options: dict):
+    """The architecture's config from `options`; None values mean the default. A given option
+    that the architecture does not have is a ConfigError naming it."""
+    _load()
+    if arch not in ARCHS:
+        raise ConfigError(f"--arch {arch!r} is not one of {', '.join(sorted(ARCHS))}")
+    cls = ARCHS[arch].config_class
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = [k for k, v in options.items() if v is not None and k not in names]
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        raise ConfigError(f"{flags} does not apply to --arch {arch}")
+    return cls(**{k: v for k, v in options.items() if v is not None})
+
+
+def build_model(arch: str, config: dict | object) -> Seq2Seq:
+    """A fresh model of `arch` from its config (dataclass or dict, e.g. from a checkpoint)."""
+    _load()
+    if arch not in ARCHS:
+        raise ConfigError(f"unknown architecture {arch!r} (known: {', '.join(sorted(ARCHS))})")
+    cls = ARCHS[arch]
+    if isinstance(config, dict):
+        names = {f.name for f in dataclasses.fields(cls.config_class)}
+        unknown = sorted(set(config) - names)
+        if unknown:
+            raise ConfigError(f"unknown {arch} config key(s): {', '.join(unknown)}")
+        config = cls.config_class(**config)
+    return cls(config)
+
+
+def _load() -> None:
+    # Registrants are imported explicitly (no directory scan).
+    from speechlang.nmt import lstm_attention, transformer  # noqa: F401
