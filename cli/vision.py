@@ -67,10 +67,7 @@ def _config(*, arch="resnet", model_opt=None, epochs=12, batch_size=128, lr=0.05
             lcn=False, standardize=True, crop_padding=2, hflip=True, vflip=False, translate=0.0,
             patience=0, num_classes=0, class_names=None, precision="fp32", device="auto",
             seed=1) -> VisionTrainConfig:
-    if arch not in MODELS:
-        from speechlang.errors import ConfigError
-
-        raise ConfigError(f"--arch {arch!r} is not one of {ARCHS}")
+    MODELS.lookup(arch)
     loop = TrainConfig(epochs=max(epochs, 1), lr=lr, optimizer=optimizer, momentum=0.9,
                        weight_decay=weight_decay, schedule=schedule, warmup_steps=warmup_steps,
                        precision=precision, device=device, seed=seed, patience=patience,

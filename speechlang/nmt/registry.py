@@ -1,4 +1,4 @@
-"""Architectures by name: a dict plus an `@register` decorator (fairseq's registry, minus the scan).
+"""Architectures by name (a `speechlang.registry.Registry`).
 
     @register("transformer") class Transformer(Seq2Seq): ...;  model = build_model("transformer", cfg)
 
@@ -15,8 +15,7 @@ import torch
 from torch import nn
 
 from speechlang.errors import ConfigError
-
-ARCHS: dict[str, type[Seq2Seq]] = {}
+from speechlang.registry import Registry
 
 
 class Seq2Seq(nn.Module):
@@ -41,19 +40,12 @@ class Seq2Seq(nn.Module):
         raise NotImplementedError
 
 
+ARCHS = Registry("architecture", Seq2Seq, config_attr="config_class", name_attr="arch")
+
+
 def register(name: str):
     """Class decorator adding a Seq2Seq subclass to ARCHS under `name`; duplicates are errors."""
-    def deco(cls):
-        if name in ARCHS:
-            raise ValueError(f"architecture {name!r} is already registered ({ARCHS[name].__name__})")
-        if not (isinstance(cls, type) and issubclass(cls, Seq2Seq)):
-            raise TypeError(f"{cls!r} is not a Seq2Seq subclass")
-        if not dataclasses.is_dataclass(cls.config_class):
-            raise TypeError(f"{cls.__name__}.config_class must be a dataclass")
-        cls.arch = name
-        ARCHS[name] = cls
-        return cls
-    return deco
+    return ARCHS.register(name)
 
 
 def arch_names() -> list[str]:
@@ -65,9 +57,7 @@ def model_config(arch: str, options: dict):
     """The architecture's config from `options`; None values mean the default. A given option
     that the architecture does not have is a ConfigError naming it."""
     _load()
-    if arch not in ARCHS:
-        raise ConfigError(f"--arch {arch!r} is not one of {', '.join(sorted(ARCHS))}")
-    cls = ARCHS[arch].config_class
+    cls = ARCHS.lookup(arch).config_class
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = [k for k, v in options.items() if v is not None and k not in names]
     if unknown:
@@ -79,9 +69,7 @@ def model_config(arch: str, options: dict):
 def build_model(arch: str, config: dict | object) -> Seq2Seq:
     """A fresh model of `arch` from its config (dataclass or dict, e.g. from a checkpoint)."""
     _load()
-    if arch not in ARCHS:
-        raise ConfigError(f"unknown architecture {arch!r} (known: {', '.join(sorted(ARCHS))})")
-    cls = ARCHS[arch]
+    cls = ARCHS.lookup(arch)
     if isinstance(config, dict):
         names = {f.name for f in dataclasses.fields(cls.config_class)}
         unknown = sorted(set(config) - names)

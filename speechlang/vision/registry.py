@@ -15,8 +15,7 @@ import torch
 from torch import nn
 
 from speechlang.errors import ConfigError
-
-MODELS: dict[str, type[VisionModel]] = {}
+from speechlang.registry import Registry
 
 
 class VisionModel(nn.Module):
@@ -54,19 +53,12 @@ def probe_shape(module: nn.Module, in_channels: int, image_size: tuple[int, int]
     return shape
 
 
+MODELS = Registry("model", VisionModel, config_attr="Config", name_attr="name")
+
+
 def register(name: str):
     """Class decorator adding an architecture; rejects duplicates and non-VisionModel classes."""
-    def deco(cls):
-        if name in MODELS:
-            raise ValueError(f"cannot register duplicate model {name!r} ({MODELS[name].__name__})")
-        if not (isinstance(cls, type) and issubclass(cls, VisionModel)):
-            raise TypeError(f"model {name!r} ({cls!r}) must extend VisionModel")
-        if not dataclasses.is_dataclass(cls.Config):
-            raise TypeError(f"model {name!r}: {cls.__name__}.Config must be a dataclass")
-        cls.name = name
-        MODELS[name] = cls
-        return cls
-    return deco
+    return MODELS.register(name)
 
 
 def _parse_value(text: str, tp, key: str):
@@ -115,9 +107,7 @@ def build_model(arch: str, *, in_channels: int, num_classes: int, image_size: tu
     """Instantiate a registered architecture."""
     from speechlang.vision import models  # noqa: F401 - registers the architectures
 
-    if arch not in MODELS:
-        raise ConfigError(f"--arch {arch!r} is not one of {', '.join(sorted(MODELS))}")
-    cls = MODELS[arch]
+    cls = MODELS.lookup(arch)
     return cls(make_config(cls.Config, overrides), in_channels, num_classes, tuple(image_size))
 
 
