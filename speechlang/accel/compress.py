@@ -79,8 +79,9 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     """
     m = copy.deepcopy(model).to("cpu").eval()
     types = {nn.Linear, nn.LSTM, nn.GRU}
-    with warnings.catch_warnings():  # torch marks its quantized tensor API as deprecated
+    with warnings.catch_warnings():  # torch marks torch.ao.quantization as deprecated in favour of torchao
         warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         return torch.ao.quantization.quantize_dynamic(m, types, dtype=torch.qint8)
 
 
