@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# GMM-HMM recipe: features, monophones, tied triphones, LM, decoding, scoring.
+# GMM-HMM and hybrid DNN-HMM recipe: features, monophones, tied triphones, DNN on the
+# triphone alignments, LM, decoding, scoring.
 #
 #   bench/asr.sh CORPUS [TEST_DIR ...]
 #
@@ -13,6 +14,9 @@
 # Settings (environment): EXP (exp/asr/NAME), ORDER (3), MONO_ITERS (25), MONO_GAUSS (1000),
 # TRI_ITERS (16), TRI_STATES (500), TRI_GAUSS (4000), LM_WEIGHTS ("4 6 8 10 12 14 16"),
 # BEAM (160), THREADS (1), FEAT_OPTS (extra `asr features` options, e.g. "--norm-vars"),
+# DNN_OPTS (extra `asr train-dnn` options, e.g. "--arch tdnn --epochs 8"), DNN_THREADS (1),
+# STAGES ("mono tri dnn"; dnn_int8 is reported with dnn, at dnn's LM weight; dnn2 = dnn
+# with --realign),
 # SL (.venv/bin/speechlang). Steps whose output exists in EXP
 # (features, models) are skipped, so a rerun with other LM_WEIGHTS only decodes; remove EXP
 # to start over.
@@ -67,11 +71,11 @@ log "LM: speechlang ngram train -o $ORDER"
 cut -d' ' -f2- "$EXP/data/train_nodev/text" | $SL ngram train -o "$ORDER" -O "$EXP/lm.arpa" 2> "$EXP/log/lm.log"
 
 # 4. decode a feature dir at one LM weight and score it: prints the JSON of asr score
-decode_score() {  # model feats_name lmw
-  local out="$EXP/$1/decode_$2_lmw$3"; mkdir -p "$out"
+decode_score() {  # model feats_name lmw [extra decode options, tag]
+  local out="$EXP/$1/decode_$2_lmw$3${5:-}"; mkdir -p "$out"
   [ -s "$out/score.json" ] && { cat "$out/score.json"; return; }
   $SL asr decode "$EXP/feats/$2" "$EXP/$1" --lm "$EXP/lm.arpa" --lm-weight "$3" --beam "$BEAM" \
-    --threads "$THREADS" -O "$out/hyp" --json > "$out/decode.json"
+    --threads "$THREADS" -O "$out/hyp" --json ${4:-} > "$out/decode.json"
   $SL asr score "$EXP/feats/$2/text" "$out/hyp" --json > "$out/score.json"
   cat "$out/score.json"
 }
@@ -96,14 +100,31 @@ timed align $SL asr align "$EXP/feats/train_nodev" "$EXP/mono" "$EXP/mono_ali" -
 timed train_tri $SL asr train-tri "$EXP/feats/train_nodev" "$EXP/mono_ali" "$EXP/tri" --states "$TRI_STATES" \
   --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" --threads "$THREADS" --json > "$EXP/log/tri.json" 2> "$EXP/log/tri.log"; }
 
-# 6. tune on dev, decode the test sets
+# 6. hybrid DNN on the triphone alignments (tied states of tri)
+STAGES=${STAGES:-"mono tri dnn"}
+DNN_THREADS=${DNN_THREADS:-1}
+DNN_OPTS=${DNN_OPTS:-}
+for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
+  [[ " $STAGES " == *" $d "* ]] || continue
+  [ -f "$EXP/tri_ali/ali.json" ] || { log "align with tri"
+  timed align_tri $SL asr align "$EXP/feats/train_nodev" "$EXP/tri" "$EXP/tri_ali" --threads "$THREADS" --json \
+    > "$EXP/log/align_tri.json"; }
+  [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
+  timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
+    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" $DNN_OPTS $([ $d = dnn2 ] && echo --realign) --json \
+    > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
+done
+
+# 7. tune on dev, decode the test sets
 RESULTS=()
-for stage in mono tri; do
-  w=$(best_weight "$stage")
+for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
+  model=${stage%_int8}; extra=""; tag=""
+  [ "$stage" = dnn_int8 ] && { extra="--quantize"; tag="_int8"; }
+  [ "$stage" = dnn_int8 ] || w=$(best_weight "$stage")
   log "$stage: lm-weight $w (chosen on dev)"
   for i in "${!TESTS[@]}"; do
-    rec=$(decode_score "$stage" "${TEST_NAMES[$i]}" "$w")
-    dec="$EXP/$stage/decode_${TEST_NAMES[$i]}_lmw$w/decode.json"
+    rec=$(decode_score "$model" "${TEST_NAMES[$i]}" "$w" "$extra" "$tag")
+    dec="$EXP/$model/decode_${TEST_NAMES[$i]}_lmw$w$tag/decode.json"
     RESULTS+=("$(python3 -c 'import json,sys
 s, d = json.loads(sys.argv[1]), json.load(open(sys.argv[2]))
 print(json.dumps({"stage": sys.argv[3], "test": sys.argv[4], "wer": s["wer"], "n_words": s["n_words"],

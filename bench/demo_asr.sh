@@ -14,3 +14,10 @@ $SL asr train-tri "$D/feats_train" "$D/mono_ali" "$D/tri" --states 24 --gaussian
 cut -d' ' -f2- "$T/train/text" | $SL ngram train -o 2 --smoothing wb > "$D/lm.arpa"
 $SL asr decode "$D/feats_test" "$D/tri" --lm "$D/lm.arpa" --lm-weight 5 --ctm "$D/hyp.ctm" -O "$D/hyp.txt"
 $SL asr score "$T/test/text" "$D/hyp.txt"
+echo "== asr: hybrid DNN-HMM on the triphone alignments, decode, transcribe (tones corpus)"
+$SL asr align "$D/feats_train" "$D/tri" "$D/tri_ali"
+$SL asr train-dnn "$D/feats_train" "$D/tri_ali" "$D/tri" "$D/dnn" --hidden 64 --layers 2 --epochs 4 \
+  --lm "$D/lm.arpa" --lm-weight 5
+$SL asr decode "$D/feats_test" "$D/dnn" --lm-weight 5 -O "$D/hyp_dnn.txt"
+$SL asr score "$T/test/text" "$D/hyp_dnn.txt"
+$SL asr transcribe --model "$D/dnn" "$T"/audio/t1/*.flac --ctm "$D/transcribe.ctm"

@@ -10,7 +10,16 @@ import typer
 
 from speechlang import log
 from speechlang.accel import set_threads
-from speechlang.cli._util import Json, Output, Seed, Threads, emit_json, make_app
+from speechlang.cli._util import (
+    Device,
+    Json,
+    Output,
+    Precision,
+    Seed,
+    Threads,
+    emit_json,
+    make_app,
+)
 
 app = make_app("GMM-HMM and hybrid DNN-HMM speech recognition on Kaldi-style data dirs.")
 
@@ -180,7 +189,8 @@ def train_tri(
 def decode(
     feat_dir: FeatDir,
     model_dir: ModelDir,
-    lm: Annotated[Path, typer.Option("--lm", help="ARPA n-gram LM (e.g. from speechlang ngram train)")],
+    lm: Annotated[Path | None, typer.Option("--lm", help="ARPA n-gram LM (e.g. from speechlang "
+                                            "ngram train); default: MODEL/lm.arpa")] = None,
     output: Output = "-",
     lm_weight: Annotated[float, typer.Option("--lm-weight", min=0.0, help="LM scale against the "
                                              "acoustic log-likelihoods")] = 10.0,
@@ -199,10 +209,16 @@ def decode(
                                                  "words the LM has (default: map them to <unk>)")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda[:N]: GMM likelihoods "
                                         "in torch on a GPU, numba on CPU")] = "auto",
+    acoustic_scale: Annotated[float | None, typer.Option(
+        "--acoustic-scale", min=0.0, help="DNN models: scale of log p(s|x) - log p(s) (default: "
+        "the model's)")] = None,
+    quantize: Annotated[bool, typer.Option("--quantize", help="DNN models: int8 dynamic "
+                                           "quantization, CPU")] = False,
     threads: Threads = 1,
     json_out: Json = False,
 ) -> None:
     """Viterbi beam search over lexicon + ARPA LM; one `UTT WORDS` line per utterance.
+    MODEL is a GMM (train-mono, train-tri) or DNN (train-dnn) model dir.
 
     e.g.: speechlang asr decode exp/feats/test exp/tri --lm lm.arpa --lm-weight 12 -O hyp.txt
     """
@@ -220,7 +236,7 @@ def decode(
         check_writable(p) if p else None
     shift = float(read_feats(feat_dir).config.get("frame_shift_ms", 10.0)) / 1000
     lines, nlines, ctm_rows, summary = [], [], [], {}
-    for utt, hyps in decode_dir(feat_dir, model_dir, lm, cfg, device):
+    for utt, hyps in decode_dir(feat_dir, model_dir, lm, cfg, device, acoustic_scale, quantize):
         if utt is None:
             summary = hyps
             break
@@ -268,3 +284,108 @@ def score(
         emit_json(rec)
     else:
         print(format_report(res))
+
+
+@app.command("train-dnn")
+def train_dnn(
+    feat_dir: FeatDir,
+    ali_dir: Annotated[Path, typer.Argument(help="alignment dir (from asr align with GMM_MODEL)")],
+    gmm_dir: Annotated[Path, typer.Argument(help="the GMM model dir that made the alignments")],
+    out_dir: Annotated[Path, typer.Argument(help="DNN model dir to write")],
+    arch: Annotated[str, typer.Option("--arch", help="dnn (feed-forward) or tdnn (1-D "
+                                      "convolutions over time)")] = "dnn",
+    context: Annotated[int, typer.Option("--context", min=0, help="frames spliced on each side")] = 5,
+    hidden: Annotated[int, typer.Option("--hidden", min=1, help="units (channels) per layer")] = 512,
+    layers: Annotated[int, typer.Option("--layers", min=1, help="hidden layers")] = 3,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 6,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="frames per batch")] = 256,
+    lr: Annotated[float, typer.Option("--lr", help="peak learning rate (AdamW, cosine decay)")] = 1e-3,
+    heldout: Annotated[float, typer.Option("--heldout", help="fraction of utterances held out "
+                                           "for the per-epoch frame accuracy")] = 0.1,
+    lm: Annotated[Path | None, typer.Option("--lm", help="ARPA LM copied into the model dir "
+                                            "(for transcribe)")] = None,
+    lm_weight: Annotated[float, typer.Option("--lm-weight", min=0.0, help="stored default LM "
+                                             "weight for transcribe")] = 10.0,
+    acoustic_scale: Annotated[float, typer.Option("--acoustic-scale", min=0.0, help="stored "
+                                                  "default acoustic scale")] = 1.0,
+    precision: Precision = "fp32",
+    device: Device = "auto",
+    realign: Annotated[bool, typer.Option("--realign", help="then realign with the DNN and "
+                                          "train a second network on those alignments")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="continue from OUT_DIR/ckpt/"
+                                         "checkpoint_last.pt")] = False,
+    threads: Threads = 1,
+    seed: Seed = 1,
+    json_out: Json = False,
+) -> None:
+    """Train a hybrid DNN-HMM: a network over spliced frames predicting the aligned tied states.
+
+    e.g.: speechlang asr train-dnn exp/feats/train exp/tri_ali exp/tri exp/dnn --lm lm.arpa
+    """
+    from speechlang.accel import TrainConfig
+    from speechlang.asr.dnn import DNNConfig
+    from speechlang.asr.dnn import train_dnn as run
+
+    set_threads(threads)
+    cfg = DNNConfig(arch=arch, context=context, hidden=hidden, layers=layers, batch_size=batch_size,
+                    heldout=heldout, acoustic_scale=acoustic_scale, lm_weight=lm_weight, seed=seed,
+                    realign=realign)
+    tcfg = TrainConfig(epochs=epochs, lr=lr, schedule="cosine", min_lr_ratio=0.05,
+                       precision=precision, device=device, seed=seed, clip_norm=5.0)
+    rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm)
+    if rec:
+        _report(rec, json_out)
+
+
+@app.command()
+def transcribe(
+    model: Annotated[Path, typer.Option("--model", "-m", help="DNN model dir (from train-dnn "
+                                        "with --lm)")],
+    audio: Annotated[list[Path] | None, typer.Argument(help="audio files (default: one path "
+                                                        "per line on stdin)")] = None,
+    output: Output = "-",
+    ctm: Annotated[Path | None, typer.Option("--ctm", help="write word timings (CTM, the file "
+                                             "path as the id) here")] = None,
+    lm_weight: Annotated[float | None, typer.Option("--lm-weight", min=0.0, help="default: "
+                                                    "the model's")] = None,
+    acoustic_scale: Annotated[float | None, typer.Option("--acoustic-scale", min=0.0)] = None,
+    beam: Annotated[float, typer.Option("--beam", min=0.0)] = 160.0,
+    quantize: Annotated[bool, typer.Option("--quantize", help="int8 dynamic quantization "
+                                           "(CPU)")] = False,
+    threads: Threads = 1,
+    json_out: Json = False,
+) -> None:
+    """Transcribe audio files: one `PATH<TAB>WORDS` line per file.
+
+    e.g.: speechlang asr transcribe --model exp/dnn a.flac b.wav --ctm words.ctm
+    """
+    from speechlang.asr.alignfile import write_ctm
+    from speechlang.asr.lexicon import SIL_WORD
+    from speechlang.asr.transcribe import TranscribeConfig, Transcriber
+    from speechlang.errors import DataError
+    from speechlang.io import atomic_output, check_writable, iter_lines
+
+    set_threads(threads)
+    paths = [str(p) for p in audio] if audio else [s.strip() for s in iter_lines("-") if s.strip()]
+    if not paths:
+        raise DataError("no audio files given (arguments or one path per line on stdin)")
+    if ctm:
+        check_writable(ctm)
+    t = Transcriber(model, TranscribeConfig(lm_weight=lm_weight, acoustic_scale=acoustic_scale,
+                                            beam=beam, quantize=quantize))
+    import time
+    lines, rows, secs, t0 = [], [], 0.0, time.perf_counter()
+    for p in paths:
+        hyp, s = t.transcribe(p)
+        secs += s
+        lines.append(f"{p}\t{' '.join(hyp.words) if hyp else ''}")
+        if hyp:
+            rows += [(p, a * t.shift, (b - a) * t.shift, w) for w, a, b in hyp.times if w != SIL_WORD]
+    with atomic_output(output) as f:
+        f.write("".join(line + "\n" for line in lines))
+    if ctm:
+        write_ctm(ctm, rows)
+    el = time.perf_counter() - t0
+    rec = {"files": len(paths), "audio_s": round(secs, 2), "elapsed_s": round(el, 3),
+           "rtf": round(el / max(secs, 1e-9), 4)}
+    emit_json(rec) if json_out else log.info(json.dumps(rec, sort_keys=True))

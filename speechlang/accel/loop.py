@@ -12,6 +12,9 @@ Contract with the caller, which makes `--resume` bit-identical on CPU:
   from `derive_seed(seed, epoch)`, never the global RNG (the loop owns that one, for dropout).
 - `loss_fn(model, batch)` returns (mean loss over the batch's items, item count).
 - `evaluate(model)` returns a dict of floats that holds `config.monitor`.
+- the caller builds the model, seeding its initial weights itself (e.g. with
+  `set_seed(derive_seed(seed, ...))`): `fit` seeds the global RNGs from (seed, rank) only
+  after the model exists, for dropout and other training-time draws.
 """
 
 from __future__ import annotations

@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from speechlang import log
 from speechlang.asr import _kernels
@@ -214,30 +216,47 @@ def decode_utterance(graph: DecodeGraph, loglik: np.ndarray, cfg: DecodeConfig) 
     return out
 
 
-def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto"):
+def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto",
+               acoustic_scale: float | None = None, quantize: bool = False):
     """Decode every utterance of a feature dir. Yields (utt, hypotheses); the last item is a
     summary dict under the key None with timing (real-time factor of the search + likelihoods).
-    GMM likelihoods: numba on CPU; torch when `device` resolves to a GPU."""
+    GMM likelihoods: numba on CPU; torch when `device` resolves to a GPU. A DNN model dir
+    (speechlang.asr.dnn) gives scaled likelihoods instead (`acoustic_scale`, int8 `quantize`);
+    `lm_path` None: the model dir's lm.arpa."""
     from speechlang.accel import resolve_device
+    from speechlang.asr import dnn
     from speechlang.asr.featfile import read_feats
     from speechlang.asr.model import read_model
     from speechlang.ngram.arpa import read_arpa
 
-    model = read_model(model_dir)
+    dnn_model = dnn.read_dnn(model_dir, quantize, device) if dnn.is_dnn_dir(model_dir) else None
+    model = dnn_model.hmm if dnn_model else read_model(model_dir)
     feats = read_feats(feat_dir)
     _check_features(feats.config, model.features, feat_dir, model_dir)
+    if lm_path is None:
+        lm_path = f"{model_dir}/lm.arpa"
+        if not Path(lm_path).is_file():
+            raise ConfigError(f"--lm is needed: {model_dir} holds no lm.arpa")
     lm = read_arpa(lm_path)
     t0 = time.perf_counter()
     graph = build_graph(model, lm, cfg)
     build_s = time.perf_counter() - t0
     dev = resolve_device(device)
     dev = None if dev.type == "cpu" else dev
+    if dnn_model:
+        dnn_dev = torch.device("cpu") if quantize or dev is None else dev
+
+        def score(x):
+            return dnn_model.loglik(x, acoustic_scale, dnn_dev)
+    else:
+        def score(x):
+            return model.gmm.loglik(x, dev)
     shift = float(model.features.get("frame_shift_ms", 10.0)) / 1000
     frames, t_ll, t_search, failed = 0, 0.0, 0.0, 0
     for u in feats.utts():
         x = feats[u]
         t1 = time.perf_counter()
-        ll = model.gmm.loglik(x, dev)
+        ll = score(x)
         t2 = time.perf_counter()
         hyps = decode_utterance(graph, ll, cfg)
         t_search += time.perf_counter() - t2

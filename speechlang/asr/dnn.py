@@ -1,0 +1,401 @@
+"""Hybrid DNN-HMM: a network over spliced frames predicting tied states, trained on alignments.
+
+    train_dnn("exp/feats/train", "exp/tri_ali", "exp/tri", "exp/dnn", DNNConfig(), TrainConfig())
+    am = read_dnn("exp/dnn"); ll = am.loglik(feats)          # (T, pdfs) scaled log-likelihoods
+
+The network sees frames t-k..t+k (edge frames repeated) of the feature dir's features and
+outputs log posteriors log p(s | x_t) over the tied states s of the GMM model's tree. For
+decoding they become scaled log-likelihoods (Bourlard & Morgan's hybrid):
+
+    log p(x_t | s) + const = acoustic_scale * (log p(s | x_t) - log p(s))
+
+with the priors p(s) counted from the training alignments (add-one smoothed). Two
+architectures: `dnn` (feed-forward: Linear + ReLU layers on the flattened window) and `tdnn`
+(1-D convolutions over time, dilations 1, 2, ... as in Peddinti et al. 2015, then Linear).
+
+A DNN model dir is a GMM model dir (model.json, gmm.npz, tree.json, phones.txt,
+lexicon.txt: the HMM, tree and lexicon) plus:
+
+    dnn.pt        the network weights (speechlang.accel checkpoint: {"model": state_dict})
+    priors.npy    float64 (pdfs,) state priors
+    dnn.json      {"format": "speechlang-dnn-hmm", "version": 1, "arch", "context", "hidden",
+                   "layers", "input_dim", "num_pdfs", "acoustic_scale", "lm_weight", "train": log}
+    lm.arpa       (optional) the LM `transcribe` and `decode` use when none is given
+    ckpt/         training checkpoints and metrics.jsonl (for --resume; not needed to decode)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from speechlang import log
+from speechlang.accel import (
+    TrainConfig,
+    derive_seed,
+    fit,
+    index_batches,
+    load_checkpoint,
+    save_checkpoint,
+    set_seed,
+)
+from speechlang.asr.alignfile import read_alignments
+from speechlang.asr.featfile import read_feats
+from speechlang.asr.model import AcousticModel, read_model
+from speechlang.errors import ConfigError, DataError, FormatError
+from speechlang.io import atomic_output
+
+FORMAT, VERSION = "speechlang-dnn-hmm", 1
+ARCHS = ("dnn", "tdnn")
+MODEL_PARTS = {"model.json": "HMM/model description", "gmm.npz": "GMM and transition "
+               "probabilities", "tree.json": "state-tying tree", "phones.txt": "phone list",
+               "lexicon.txt": "lexicon", "dnn.json": "DNN description", "dnn.pt": "DNN weights",
+               "priors.npy": "state priors"}
+
+
+@dataclass(frozen=True)
+class DNNConfig:
+    arch: str = "dnn"  # dnn (feed-forward) or tdnn (1-D convolutions over time)
+    context: int = 5  # frames each side (splice +-context)
+    hidden: int = 512
+    layers: int = 3  # hidden layers
+    batch_size: int = 256  # frames
+    heldout: float = 0.1  # fraction of utterances held out for the frame accuracy
+    acoustic_scale: float = 1.0  # stored as the default for decoding
+    lm_weight: float = 10.0  # stored as the default for transcribe
+    seed: int = 1
+    realign: bool = False  # realign with the trained DNN and train a second network
+
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ConfigError(f"--arch {self.arch!r}: use dnn or tdnn")
+        if self.context < 0 or (self.arch == "tdnn" and self.context < 3):
+            raise ConfigError("--context must be >= 0 (>= 3 for --arch tdnn)")
+        if self.hidden < 1 or self.layers < 1 or self.batch_size < 1:
+            raise ConfigError("--hidden, --layers and --batch-size must be >= 1")
+        if not 0 < self.heldout < 0.5:
+            raise ConfigError("--heldout must be in (0, 0.5)")
+        if self.acoustic_scale <= 0:
+            raise ConfigError("--acoustic-scale must be > 0")
+
+
+class SplicedNet(nn.Module):
+    """(B, 2k+1, D) windows -> (B, pdfs) logits. Input mean/std normalization is a buffer."""
+
+    def __init__(self, arch: str, input_dim: int, context: int, hidden: int, layers: int,
+                 num_pdfs: int):
+        super().__init__()
+        self.arch, self.context = arch, context
+        width = 2 * context + 1
+        self.register_buffer("mean", torch.zeros(input_dim))
+        self.register_buffer("inv_std", torch.ones(input_dim))
+        if arch == "dnn":
+            dims = [input_dim * width] + [hidden] * layers
+            body: list[nn.Module] = []
+            for a, b in zip(dims[:-1], dims[1:], strict=True):
+                body += [nn.Linear(a, b), nn.ReLU(), nn.LayerNorm(b)]
+            self.body = nn.Sequential(*body)
+        else:  # TDNN: kernel 3 with dilation 1, then 2, ... until one output frame is left
+            body, left, d, c = [], width, 1, input_dim
+            while left > 1:
+                kk, d = (3, d) if left >= 1 + 2 * d else (left, 1)
+                body += [nn.Conv1d(c, hidden, kk, dilation=d), nn.ReLU(), nn.BatchNorm1d(hidden)]
+                left -= (kk - 1) * d
+                c, d = hidden, 2
+            for _ in range(max(0, layers - len(body) // 3)):
+                body += [nn.Conv1d(hidden, hidden, 1), nn.ReLU(), nn.BatchNorm1d(hidden)]
+            self.body = nn.Sequential(*body)
+        self.out = nn.Linear(hidden, num_pdfs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean) * self.inv_std
+        if self.arch == "dnn":
+            return self.out(self.body(x.flatten(1)))
+        return self.out(self.body(x.transpose(1, 2))[:, :, 0])
+
+
+def pad_utterance(x: np.ndarray, k: int) -> np.ndarray:
+    """(T, D) -> (T + 2k, D) with the first and last frames repeated k times."""
+    return np.concatenate([np.repeat(x[:1], k, 0), x, np.repeat(x[-1:], k, 0)]) if k else x
+
+
+def splice(padded: torch.Tensor, centers: torch.Tensor, k: int) -> torch.Tensor:
+    """Windows (B, 2k+1, D) around rows `centers` (B,) of a padded (N, D) frame matrix."""
+    return padded[centers[:, None] + torch.arange(-k, k + 1, device=padded.device)]
+
+
+def scaled_loglik(log_post: np.ndarray | torch.Tensor, log_prior: np.ndarray | torch.Tensor,
+                  acoustic_scale: float = 1.0):
+    """acoustic_scale * (log p(s|x) - log p(s)): (T, P) pseudo log-likelihoods for the decoder."""
+    return acoustic_scale * (log_post - log_prior)
+
+
+def count_priors(pdfs: np.ndarray, num_pdfs: int) -> np.ndarray:
+    """Add-one smoothed relative frequencies (P,) of the aligned pdf ids."""
+    c = np.bincount(pdfs.astype(np.int64), minlength=num_pdfs).astype(np.float64) + 1.0
+    return c / c.sum()
+
+
+@dataclass
+class DNNModel:
+    """A loaded DNN model dir: HMM/tree/lexicon (`hmm`), the network and the priors."""
+    hmm: AcousticModel
+    net: nn.Module
+    priors: np.ndarray
+    meta: dict
+    path: Path
+
+    @property
+    def features(self) -> dict:
+        return self.hmm.features
+
+    def loglik(self, feats: np.ndarray, acoustic_scale: float | None = None,
+               device: torch.device | None = None, chunk: int = 4096) -> np.ndarray:
+        """(T, D) features -> (T, pdfs) float32 scaled log-likelihoods."""
+        a = self.meta["acoustic_scale"] if acoustic_scale is None else acoustic_scale
+        k = int(self.meta["context"])
+        dev = device or torch.device("cpu")
+        padded = torch.from_numpy(pad_utterance(np.asarray(feats, np.float32), k)).to(dev)
+        lp = torch.from_numpy(np.log(self.priors)).float().to(dev)
+        out = []
+        with torch.no_grad():
+            for s in range(0, len(feats), chunk):
+                c = torch.arange(s + k, min(s + chunk, len(feats)) + k, device=dev)
+                logp = torch.log_softmax(self.net(splice(padded, c, k)).float(), dim=-1)
+                out.append(scaled_loglik(logp, lp, a).cpu().numpy())
+        return np.concatenate(out).astype(np.float32)
+
+
+def is_dnn_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / "dnn.json").is_file()
+
+
+def check_model_dir(path: str | os.PathLike, need_lm: bool = False) -> None:
+    """DataError naming the first missing part of a DNN model dir."""
+    p = Path(path)
+    if not p.is_dir():
+        raise DataError(f"{p}: no such model dir")
+    parts = dict(MODEL_PARTS, **({"lm.arpa": "language model"} if need_lm else {}))
+    for name, what in parts.items():
+        if not (p / name).is_file():
+            raise DataError(f"{p}: incomplete model dir: {name} ({what}) is missing; copy the "
+                            "whole dir written by `speechlang asr train-dnn`")
+
+
+def build_net(meta: dict) -> SplicedNet:
+    return SplicedNet(meta["arch"], int(meta["input_dim"]), int(meta["context"]),
+                      int(meta["hidden"]), int(meta["layers"]), int(meta["num_pdfs"]))
+
+
+def read_dnn(path: str | os.PathLike, quantize: bool = False, device: str = "cpu") -> DNNModel:
+    """Load a DNN model dir; `quantize`: int8 dynamic quantization of the Linear layers (CPU)."""
+    from speechlang.accel import resolve_device
+    p = Path(path)
+    check_model_dir(p)
+    try:
+        meta = json.loads((p / "dnn.json").read_text(encoding="utf-8"))
+        priors = np.load(p / "priors.npy")
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, OSError) as e:
+        raise FormatError(f"{p}: corrupt DNN model dir ({type(e).__name__}: {e})") from None
+    if meta.get("format") != FORMAT:
+        raise FormatError(f"{p / 'dnn.json'}: not a speechlang DNN-HMM model")
+    hmm = read_model(p)
+    if priors.shape != (hmm.gmm.num_pdfs,) or int(meta["num_pdfs"]) != hmm.gmm.num_pdfs:
+        raise FormatError(f"{p}: dnn.json, priors.npy and tree.json disagree on the number of pdfs")
+    net = build_net(meta)
+    try:
+        net.load_state_dict(load_checkpoint(p / "dnn.pt")["model"])
+    except (KeyError, RuntimeError) as e:
+        raise FormatError(f"{p / 'dnn.pt'}: weights do not fit dnn.json ({e})") from None
+    net.eval()
+    if quantize:
+        from speechlang.accel.compress import quantize_int8
+        net = quantize_int8(net)
+    else:
+        net = net.to(resolve_device(device, announce=False))
+    return DNNModel(hmm, net, priors, meta, p)
+
+
+def _split(utts: list[str], heldout: float) -> tuple[list[int], list[int]]:
+    """Every round(1/heldout)-th utterance (by position) is held out; at least one each."""
+    step = max(2, round(1 / heldout))
+    held = [i for i in range(len(utts)) if i % step == step // 2]
+    if not held or len(held) == len(utts):
+        raise DataError(f"need at least 2 aligned utterances to hold one out (have {len(utts)})")
+    hs = set(held)
+    return [i for i in range(len(utts)) if i not in hs], held
+
+
+def realign_dir(dnn: DNNModel, feat_dir, out_dir, sil_prob: float = 0.5,
+                oov_word: str | None = None) -> dict:
+    """Forced alignment with the DNN's scaled likelihoods into an alignment dir (ali.npz)."""
+    from speechlang.asr.align import training_graph
+    from speechlang.asr.alignfile import UttAlignment, write_alignments
+    from speechlang.asr.hmm import viterbi
+    from speechlang.asr.lexicon import map_transcripts
+    from speechlang.io import atomic_dir
+    feats = read_feats(feat_dir)
+    text = map_transcripts(feats.datadir().text, dnn.hmm.lexicon, oov_word, f"{feat_dir}/text")
+    utts, alis, failed = [], [], 0
+    for u in feats.utts():
+        g = training_graph(dnn.hmm, text[u], sil_prob)
+        path, score = viterbi(g.emit(dnn.loglik(feats[u])), g)
+        if not math.isfinite(score):
+            failed += 1
+            continue
+        utts.append(u)
+        alis.append(UttAlignment(g.pdf[path], g.phone[path], g.hmm_state[path], g.ctx_left[path],
+                                 g.ctx_right[path]))
+    if not utts:
+        raise DataError(f"{feat_dir}: no utterance could be aligned with the DNN")
+    with atomic_dir(out_dir) as tmp:
+        write_alignments(Path(tmp), utts, alis, {
+            "num_pdfs": dnn.hmm.gmm.num_pdfs, "model": str(dnn.path), "phones": dnn.hmm.lexicon.phones,
+            "frame_shift_s": float(dnn.features.get("frame_shift_ms", 10.0)) / 1000,
+            "silence": dnn.hmm.lexicon.silence})
+    return {"utts": len(utts), "failed": failed, "frames": sum(len(a.pdf) for a in alis)}
+
+
+def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainConfig,
+              resume: bool = False, lm: str | os.PathLike | None = None) -> dict:
+    """Train the network on the alignment's pdf ids; write a DNN model dir (see module doc).
+    With cfg.realign: then realign `feat_dir` with it (OUT/realign_ali) and train a second
+    network (checkpoints in OUT/ckpt2) on those alignments, which replaces the first."""
+    rec = _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, "ckpt")
+    if not cfg.realign or not rec:
+        return rec
+    out = Path(out_dir)
+    log.info("realigning the training data with the DNN")
+    ali2 = realign_dir(read_dnn(out), feat_dir, out / "realign_ali")
+    old, new = read_alignments(ali_dir), read_alignments(out / "realign_ali")
+    same = [u for u in new.utts if u in old]
+    diff = sum(int((old[u].pdf != new[u].pdf).sum()) for u in same)
+    ali2["changed_frames"] = diff / max(1, sum(len(new[u].pdf) for u in same))
+    resume2 = resume and (out / "ckpt2" / "checkpoint_last.pt").is_file()
+    rec2 = _train_pass(feat_dir, out / "realign_ali", out, out, cfg, tcfg, resume2, lm, "ckpt2",
+                       first=rec)
+    return {**rec2, "pass1": rec, "realign": ali2}
+
+
+def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainConfig,
+                resume: bool, lm, ckpt: str, first: dict | None = None) -> dict:
+    import torch.distributed as dist
+    t_start = time.perf_counter()
+    gmm = read_model(gmm_dir)
+    feats = read_feats(feat_dir)
+    ali = read_alignments(ali_dir)
+    num_pdfs = int(ali.meta["num_pdfs"])
+    if num_pdfs != gmm.gmm.num_pdfs:
+        raise DataError(f"{ali_dir} has {num_pdfs} pdfs but {gmm_dir} has {gmm.gmm.num_pdfs}; "
+                        "align with the same model you pass here")
+    from speechlang.asr.decoder import _check_features
+    _check_features(feats.config, gmm.features, feat_dir, gmm_dir)
+    k = cfg.context
+    padded, centers, targets = [], [], []
+    pos = 0
+    for u in ali.utts:
+        if u not in feats:
+            raise DataError(f"{ali_dir}: utterance {u} is not in {feat_dir}")
+        x, y = feats[u], ali[u].pdf
+        if len(x) != len(y):
+            raise DataError(f"{u}: {len(x)} feature frames but {len(y)} aligned frames; align "
+                            f"{feat_dir} again")
+        padded.append(pad_utterance(x, k))
+        centers.append(np.arange(len(x)) + pos + k)
+        targets.append(y.astype(np.int64))
+        pos += len(x) + 2 * k
+    tr, ho = _split(ali.utts, cfg.heldout)
+    X = torch.from_numpy(np.concatenate(padded))
+    c_tr = torch.from_numpy(np.concatenate([centers[i] for i in tr]))
+    y_tr = torch.from_numpy(np.concatenate([targets[i] for i in tr]))
+    c_ho = torch.from_numpy(np.concatenate([centers[i] for i in ho]))
+    y_ho = torch.from_numpy(np.concatenate([targets[i] for i in ho]))
+    train_frames = X[c_tr]
+    mean = train_frames.double().mean(0)
+    std = train_frames.double().std(0).clamp(min=1e-5)
+    del train_frames
+    priors = count_priors(np.concatenate(targets), num_pdfs)
+    meta = {"format": FORMAT, "version": VERSION, "arch": cfg.arch, "context": k,
+            "hidden": cfg.hidden, "layers": cfg.layers, "input_dim": feats.dim,
+            "num_pdfs": num_pdfs, "acoustic_scale": cfg.acoustic_scale, "lm_weight": cfg.lm_weight}
+    set_seed(derive_seed(cfg.seed, 0x1D))  # the initial weights
+    net = build_net(meta)
+    net.mean.copy_(mean.float())
+    net.inv_std.copy_((1 / std).float())
+    majority = float((y_ho == torch.bincount(y_tr, minlength=num_pdfs).argmax()).double().mean())
+
+    def batches(epoch, env):
+        for idx in index_batches(len(c_tr), cfg.batch_size, epoch=epoch, seed=cfg.seed, env=env):
+            i = torch.from_numpy(idx)
+            yield splice(X, c_tr[i], k), y_tr[i]
+
+    def loss_fn(model, batch):
+        x, y = batch
+        return nn.functional.cross_entropy(model(x).float(), y), len(y)
+
+    def evaluate(model):
+        dev = next(model.parameters()).device
+        correct, loss = 0, 0.0
+        for s in range(0, len(c_ho), 8192):
+            logits = model(splice(X, c_ho[s:s + 8192], k).to(dev)).float()
+            y = y_ho[s:s + 8192].to(dev)
+            correct += int((logits.argmax(-1) == y).sum())
+            loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
+        return {"frame_acc": correct / len(c_ho), "heldout_loss": loss / len(c_ho)}
+
+    out = Path(out_dir)
+    tcfg = replace(tcfg, monitor="frame_acc", monitor_mode="max", seed=cfg.seed)
+    if cfg.realign and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("--realign is not supported under torchrun; realign in a second run")
+    res = fit(net, loss_fn, batches, tcfg, evaluate=evaluate, out_dir=out / ckpt, resume=resume,
+              steps_per_epoch=math.ceil(len(c_tr) / cfg.batch_size), model_config=meta,
+              desc="train-dnn", unit="frames")
+    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        return {}
+    best = out / ckpt / "checkpoint_best.pt"
+    if best.is_file():
+        net.load_state_dict(load_checkpoint(best)["model"])
+    train_s = time.perf_counter() - t_start
+    meta["train"] = {"config": asdict(cfg), "loop": {k_: v for k_, v in asdict(tcfg).items()
+                                                      if k_ != "betas"},
+                     "history": res.history, "best_frame_acc": res.best, "best_epoch": res.best_epoch,
+                     "heldout_majority_acc": majority, "train_frames": len(c_tr),
+                     "heldout_frames": len(c_ho), "heldout_utts": len(ho), "feats": str(feat_dir),
+                     "ali": str(ali_dir), "gmm": str(gmm_dir), "train_s": round(train_s, 2),
+                     **({"pass1": first} if first else {})}
+    write_dnn_dir(out, gmm_dir, net, priors, meta, lm)
+    return {"epochs": res.epochs, "steps": res.steps, "frame_acc": res.best,
+            "best_epoch": res.best_epoch, "majority_acc": round(majority, 4),
+            "train_frames": len(c_tr), "heldout_frames": len(c_ho), "num_pdfs": num_pdfs,
+            "params": sum(p.numel() for p in net.parameters()), "train_s": round(train_s, 2)}
+
+
+def write_dnn_dir(out: Path, gmm_dir, net: nn.Module, priors: np.ndarray, meta: dict,
+                  lm: str | os.PathLike | None) -> None:
+    """Copy the GMM model dir's parts, then write dnn.pt, priors.npy, lm.arpa and dnn.json
+    (last: a dir with dnn.json is complete)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dnn.json").unlink(missing_ok=True)
+    for name in ("model.json", "gmm.npz", "tree.json", "phones.txt", "lexicon.txt"):
+        if Path(gmm_dir).resolve() != out.resolve():  # (second pass: already there)
+            with open(Path(gmm_dir) / name, "rb") as src, atomic_output(out / name, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    save_checkpoint(out / "dnn.pt", {"model": {k: v.cpu() for k, v in net.state_dict().items()}})
+    with atomic_output(out / "priors.npy", "wb") as f:
+        np.save(f, priors)
+    if lm is not None:
+        with open(lm, "rb") as src, atomic_output(out / "lm.arpa", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    with atomic_output(out / "dnn.json") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+        f.write("\n")
+    log.info(f"wrote DNN model dir {out}")

@@ -1,0 +1,222 @@
+"""Hybrid DNN-HMM on the synthetic `tones` corpus: scaled likelihoods against hand
+computations, training through the GMM alignments, decoding, transcribe, model dir round
+trip, int8 quantization and bad inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from speechlang.asr.dnn import (
+    DNNModel,
+    SplicedNet,
+    count_priors,
+    pad_utterance,
+    read_dnn,
+    scaled_loglik,
+    splice,
+)
+
+TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
+AUDIO = sorted((TONES / "audio" / "t1").glob("*.flac"))
+
+
+def _run(*args):
+    from speechlang.cli.main import app
+    try:
+        app([str(a) for a in args], prog_name="speechlang", standalone_mode=True)
+    except SystemExit as e:
+        assert not e.code, f"speechlang {' '.join(map(str, args))} exited {e.code}"
+
+
+@pytest.fixture(scope="module")
+def exp(tmp_path_factory):
+    """features, mono, align (GMM pipeline), then a small DNN with the tones LM copied in."""
+    out = tmp_path_factory.mktemp("tones_dnn")
+    _run("--quiet", "asr", "features", TONES / "train", out / "ftrain")
+    _run("--quiet", "asr", "features", TONES / "test", out / "ftest")
+    _run("--quiet", "asr", "train-mono", out / "ftrain", TONES / "lexicon.txt", out / "mono",
+         "--iters", 6, "--gaussians", 30)
+    _run("--quiet", "asr", "align", out / "ftrain", out / "mono", out / "ali")
+    _run("--quiet", "asr", "train-dnn", out / "ftrain", out / "ali", out / "mono", out / "dnn",
+         "--hidden", 64, "--layers", 2, "--epochs", 4, "--lm", TONES / "lm.arpa", "--lm-weight", 5)
+    return out
+
+
+def test_priors_and_scaled_likelihoods_by_hand():
+    pri = count_priors(np.array([0, 0, 1, 2, 0]), 4)  # counts 3 1 1 0, +1 each, total 9
+    np.testing.assert_allclose(pri, [4 / 9, 2 / 9, 2 / 9, 1 / 9])
+    post = np.array([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]])
+    got = scaled_loglik(np.log(post), np.log(pri), 0.5)
+    want = [[0.5 * np.log(0.7 / (4 / 9)), 0.5 * np.log(0.1 / (2 / 9)), 0.5 * np.log(0.1 / (2 / 9)),
+             0.5 * np.log(0.1 / (1 / 9))],
+            [0.5 * np.log(0.25 * 9 / 4), 0.5 * np.log(0.25 * 9 / 2), 0.5 * np.log(0.25 * 9 / 2),
+             0.5 * np.log(0.25 * 9)]]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_splice_repeats_edge_frames():
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)  # 4 frames, dim 3
+    k = 2
+    got = splice(torch.from_numpy(pad_utterance(x, k)), torch.arange(4) + k, k).numpy()
+    for t in range(4):
+        want = np.stack([x[min(max(t + j, 0), 3)] for j in range(-k, k + 1)])
+        np.testing.assert_array_equal(got[t], want)
+
+
+@pytest.mark.parametrize("arch", ["dnn", "tdnn"])
+def test_model_loglik_is_log_posterior_minus_log_prior(arch):
+    torch.manual_seed(0)
+    net = SplicedNet(arch, 3, 3, 8, 2, 5).eval()
+    priors = np.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    m = DNNModel(None, net, priors, {"context": 3, "acoustic_scale": 0.7}, Path("."))
+    x = np.random.default_rng(0).normal(size=(9, 3)).astype(np.float32)
+    got = m.loglik(x, chunk=4)  # chunking must not change anything
+    windows = np.stack([np.stack([x[min(max(t + j, 0), 8)] for j in range(-3, 4)]) for t in range(9)])
+    with torch.no_grad():
+        logp = torch.log_softmax(net(torch.from_numpy(windows)), -1).numpy()
+    np.testing.assert_allclose(got, 0.7 * (logp - np.log(priors)), rtol=1e-5, atol=1e-5)
+
+
+def test_frame_accuracy_well_above_majority_class(exp):
+    meta = json.loads((exp / "dnn" / "dnn.json").read_text())
+    hist = meta["train"]["history"]
+    assert len(hist) == 4 and all("frame_acc" in h for h in hist)  # reported every epoch
+    assert meta["train"]["best_frame_acc"] >= meta["train"]["heldout_majority_acc"] + 0.3, meta["train"]
+    pri = np.load(exp / "dnn" / "priors.npy")
+    ali = np.load(exp / "ali" / "ali.npz")
+    np.testing.assert_allclose(pri, count_priors(ali["pdf"], len(pri)))
+
+
+def _wer(cli, exp: Path, *extra) -> dict:
+    hyp = exp / f"hyp{len(extra)}"
+    r = cli("asr", "decode", exp / "ftest", exp / "dnn", "--lm-weight", "5", "-O", hyp, *extra)
+    assert r.exit_code == 0, r.stderr
+    r = cli("asr", "score", TONES / "test" / "text", hyp, "--json")
+    assert r.exit_code == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_decode_with_dnn_and_int8(cli, exp):
+    assert _wer(cli, exp)["wer"] <= 6.25  # at most one error in 16 words
+    assert _wer(cli, exp, "--quantize")["wer"] <= 6.25
+
+
+def test_tdnn_trains_above_majority(cli, exp, tmp_path):
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "tdnn",
+            "--arch", "tdnn", "--context", 4, "--hidden", 32, "--epochs", 3, "--json")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["frame_acc"] >= rec["majority_acc"] + 0.3, rec
+
+
+def _transcribe(cli, model: Path, *args, input=None):
+    r = cli("asr", "transcribe", "--model", model, *args, input=input)
+    assert r.exit_code == 0, r.stderr
+    return r.stdout
+
+
+def test_transcribe_and_model_dir_round_trip(cli, exp, tmp_path):
+    ref = dict(line.split(maxsplit=1) for line in (TONES / "test" / "text").read_text().splitlines())
+    out = _transcribe(cli, exp / "dnn", *AUDIO, "--ctm", tmp_path / "a.ctm")
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert [p for p, _ in lines] == [str(a) for a in AUDIO]
+    errors = sum(w != ref[Path(p).stem] for p, w in lines)
+    assert errors <= 1, out
+    ctm = (tmp_path / "a.ctm").read_text().split("\n")
+    assert {line.split()[4] for line in ctm if line} <= {"ba", "di", "ko", "mu"}
+    # a copy elsewhere (without the training checkpoints) gives identical transcripts
+    copy = tmp_path / "elsewhere" / "model"
+    shutil.copytree(exp / "dnn", copy, ignore=shutil.ignore_patterns("ckpt"))
+    out2 = _transcribe(cli, copy, input="".join(f"{a}\n" for a in AUDIO))  # list on stdin
+    assert out2 == out
+    assert (tmp_path / "elsewhere" / "model" / "lm.arpa").is_file()
+
+
+def test_transcribe_resamples_other_rates(cli, exp, tmp_path):
+    x, sr = soundfile.read(AUDIO[1])
+    soundfile.write(tmp_path / "a48k.wav", np.repeat(x, 3), sr * 3)  # sample-and-hold to 48 kHz
+    r = cli("asr", "transcribe", "--model", exp / "dnn", tmp_path / "a48k.wav")
+    assert r.exit_code == 0, r.stderr
+    assert "resampling to 16000 Hz" in r.stderr
+    assert r.stdout.split("\t")[1].split() == ["ko", "di", "di", "di"]
+
+
+def test_bad_inputs(cli, exp, tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(exp / "dnn", copy, ignore=shutil.ignore_patterns("ckpt"))
+    (copy / "priors.npy").unlink()
+    r = cli("asr", "transcribe", "--model", copy, AUDIO[0], "-O", tmp_path / "out.txt")
+    assert r.exit_code == 1 and "priors.npy" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert not (tmp_path / "out.txt").exists()
+    (copy / "lm.arpa").unlink()
+    shutil.copy(exp / "dnn" / "priors.npy", copy / "priors.npy")
+    r = cli("asr", "transcribe", "--model", copy, AUDIO[0])
+    assert r.exit_code == 1 and "lm.arpa" in r.stderr
+    soundfile.write(tmp_path / "empty.wav", np.zeros(0), 16000)
+    r = cli("asr", "transcribe", "--model", exp / "dnn", AUDIO[0], tmp_path / "empty.wav",
+            "-O", tmp_path / "out.txt")
+    assert r.exit_code == 1 and "empty" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert not (tmp_path / "out.txt").exists()
+    r = cli("asr", "transcribe", "--model", exp / "dnn", tmp_path / "missing.wav")
+    assert r.exit_code == 1 and "missing.wav" in r.stderr
+
+
+def test_read_dnn_rejects_mismatched_priors(exp, tmp_path):
+    from speechlang.errors import FormatError
+    copy = tmp_path / "model"
+    shutil.copytree(exp / "dnn", copy, ignore=shutil.ignore_patterns("ckpt"))
+    np.save(copy / "priors.npy", np.ones(3) / 3)
+    with pytest.raises(FormatError, match="number of pdfs"):
+        read_dnn(copy)
+
+
+def test_resume_of_a_finished_run_keeps_the_model(cli, exp, tmp_path):
+    copy = tmp_path / "dnn"
+    shutil.copytree(exp / "dnn", copy)
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", copy, "--hidden", 64,
+            "--layers", 2, "--epochs", 4, "--resume", "--lm", TONES / "lm.arpa", "--lm-weight", 5)
+    assert r.exit_code == 0, r.stderr
+    assert "resumed from" in r.stderr
+    a, b = read_dnn(exp / "dnn").net.state_dict(), read_dnn(copy).net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_realign_trains_a_second_pass(cli, exp, tmp_path):
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "dnn2",
+            "--hidden", 64, "--layers", 2, "--epochs", 3, "--realign", "--json")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    from speechlang.asr.alignfile import read_alignments
+    ali = read_alignments(tmp_path / "dnn2" / "realign_ali")
+    assert len(ali) == rec["realign"]["utts"] >= 20
+    assert rec["frame_acc"] >= rec["majority_acc"] + 0.3, rec
+    assert (tmp_path / "dnn2" / "ckpt2" / "checkpoint_best.pt").is_file()
+    meta = json.loads((tmp_path / "dnn2" / "dnn.json").read_text())
+    assert meta["train"]["ali"].endswith("realign_ali") and "pass1" in meta["train"]
+
+
+def test_train_dnn_bad_options_and_mismatched_dirs(cli, exp, tmp_path):
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "x",
+            "--arch", "rnn")
+    assert r.exit_code == 1 and "--arch" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = cli("asr", "train-dnn", exp / "ftest", exp / "ali", exp / "mono", tmp_path / "x")
+    assert r.exit_code == 1 and "is not in" in r.stderr  # alignments of other utterances
+    assert not (tmp_path / "x" / "dnn.json").exists()
+    r = cli("asr", "decode", exp / "ftest", exp / "mono", "-O", tmp_path / "hyp")
+    assert r.exit_code == 1 and "--lm" in r.stderr  # a GMM dir holds no LM
+
+
+def test_training_twice_gives_identical_weights(cli, exp, tmp_path):
+    for name in ("a", "b"):
+        r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / name,
+                "--hidden", 32, "--layers", 1, "--epochs", 2)
+        assert r.exit_code == 0, r.stderr
+    a, b = read_dnn(tmp_path / "a").net.state_dict(), read_dnn(tmp_path / "b").net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
