@@ -5,7 +5,7 @@
 Both train the same model: an ergodic HMM with --states states, each a diagonal GMM with --mix
 components, by Baum-Welch on the first --utts utterances of a speechlang feature dir (one
 sequence per utterance). speechlang runs in this process (forward-backward and statistics in
-numba, one thread); hmmlearn runs in /work/main/.venv-bench (or $HMMLEARN_PYTHON) as a
+numba, one thread); hmmlearn runs in .venv-bench (or $HMMLEARN_PYTHON) as a
 separate process on the same arrays. Prints one JSON line.
 """
 
@@ -92,7 +92,7 @@ def main() -> None:
     frames = sum(len(x) for x in xs)
     rec = {"utts": len(xs), "frames": frames, "dim": xs[0].shape[1], "states": a.states, "mix": a.mix}
     rec["speechlang"] = ours(xs, a.states, a.mix, a.iters)
-    py = os.environ.get("HMMLEARN_PYTHON", "/work/main/.venv-bench/bin/python")
+    py = os.environ.get("HMMLEARN_PYTHON", ".venv-bench/bin/python")
     with tempfile.TemporaryDirectory() as tmp:
         np.savez(f"{tmp}/x.npz", x=np.concatenate(xs), lengths=np.array([len(x) for x in xs]))
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# n-gram LMs side by side with KenLM's lmplz, in the same run (see bench/RESULTS.ngram.md).
+# n-gram LMs side by side with KenLM's lmplz, in the same run (see bench/RESULTS.md).
 #   bash bench/ngram.sh ../shared/data            # scales 1 and 10 (NGRAM_SCALES="1 10 50" for more)
 # For each order and corpus scale (the train text repeated k times): wall time and peak RSS
 # (/usr/bin/time -v) of `lmplz -S 1G` and of speechlang's train (engine only, and at 1x also

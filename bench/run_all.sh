@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 DATA=$(realpath "${1:-../shared/data}")
 SL=.venv/bin/speechlang
 mkdir -p bench/out
+# reference tools live apart from the project's venv (lmplz is built by bench/ngram.sh)
+if [ ! -x .venv-bench/bin/python ]; then
+  python3 -m venv .venv-bench
+  .venv-bench/bin/pip install --quiet gensim hmmlearn
+fi
 echo "== accel"
 $SL accel info | tee bench/out/accel-info.txt
 $SL accel bench --json | tee bench/out/accel-bench.json

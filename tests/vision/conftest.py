@@ -1,4 +1,4 @@
-"""Small generated image sets for the vision tests (nothing read from /work/shared)."""
+"""Small generated image sets for the vision tests (nothing read from the shared data folder)."""
 
 from __future__ import annotations
 
