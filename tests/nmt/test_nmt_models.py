@@ -16,15 +16,6 @@ OPTS = {
 CASES = [("transformer", {}), ("lstm-attention", {"attention": "additive"}),
          ("lstm-attention", {"attention": "multiplicative"})]
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: small models run faster so, and results repeat exactly."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def make(arch, **kw):
     torch.manual_seed(0)

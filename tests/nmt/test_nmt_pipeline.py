@@ -19,15 +19,6 @@ from speechlang.nmt.train import NMTConfig, Split, make_evaluate, train
 FIX = Path(__file__).parent.parent / "fixtures" / "nmt"
 TINY = dict(embed_dim=64, ff_dim=128, heads=4, enc_layers=2, dec_layers=2, dropout=0.0)
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: small models run faster so, and results repeat exactly."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

@@ -16,15 +16,6 @@ ARCH_OPTS = {
     "lstm-attention": dict(embed_dim=12, hidden_dim=10, dec_layers=2, dropout=0.0),
 }
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: small models run faster so, and results repeat exactly."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def tiny(arch: str, vocab: int, seed: int, **kw):
     torch.manual_seed(seed)

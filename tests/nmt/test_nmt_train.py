@@ -15,15 +15,6 @@ from speechlang.nmt.train import NMTConfig, train
 
 FIX = Path(__file__).parent.parent / "fixtures" / "nmt"
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: small models run faster so, and results repeat exactly."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
