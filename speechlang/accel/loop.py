@@ -157,7 +157,8 @@ def fit(
     """Train `model` in place; returns a summary. Checkpoints go to `out_dir` when given:
     checkpoint_last.pt (every epoch and every `checkpoint_every` steps), checkpoint_best.pt
     (best `monitor`), checkpoint_epochN.pt (last `keep_epochs`), metrics.jsonl.
-    `model_config` and `extra` are stored in every checkpoint for rebuilding the model.
+    `model_config` and `extra` are stored in every checkpoint for rebuilding the model;
+    `desc` and `unit` (what loss_fn's item count counts) label the progress bar.
     """
     cfg.check()
     device = resolve_device(cfg.device)
@@ -247,7 +248,7 @@ def fit(
         items_acc = torch.zeros((), dtype=torch.int64, device=device)
         batches_here = 0
         prog = log.Progress(f"{desc} epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch, "batches")
-        pending = 0
+        pending, seen = 0, 0
         for bi, batch in enumerate(batches(epoch, env)):
             if bi < skip:
                 continue
@@ -263,7 +264,10 @@ def fit(
             loss_acc += torch.where(finite, loss.detach().double() * n, 0.0)
             items_acc += finite * n
             batches_here += 1
-            prog.update(1, loss=float(loss.detach()), lr=opt.param_groups[0]["lr"])
+            seen += n
+            if prog.enabled:  # reading the loss syncs a GPU: only when the bar is shown
+                prog.update(1, loss=float(loss.detach()), lr=opt.param_groups[0]["lr"],
+                            **{f"{unit}/s": seen / max(time.perf_counter() - t0, 1e-9)})
             if not sync:
                 continue
             pending = 0

@@ -87,6 +87,19 @@ def _loop_from_counts(occ: np.ndarray, visits: np.ndarray, old: np.ndarray) -> n
     return np.clip(loop, 0.05, 0.95)
 
 
+def _split_and_record(model, stats, target: int, stage: str, it: int, failed: int, t0: float,
+                      history: list) -> None:
+    """End of an EM iteration: split Gaussians towards `target`, log and record the iteration."""
+    occ_pdf = np.add.reduceat(stats.occ, stats.gmm.start[:-1]) if stats.gmm.num_gauss else stats.occ
+    model.gmm = split(model.gmm, occ_pdf, target)
+    rec = {"iter": it + 1, "loglik_per_frame": round(stats.loglik / stats.frames, 4),
+           "gaussians": model.gmm.num_gauss, "failed": failed,
+           "seconds": round(time.perf_counter() - t0, 3)}
+    history.append(rec)
+    log.info(f"{stage} iter {it + 1}: log-likelihood/frame {rec['loglik_per_frame']}, "
+             f"{rec['gaussians']} Gaussians, {rec['seconds']} s")
+
+
 def _target(it: int, start: int, target: int, inc_iters: int) -> int:
     if it >= inc_iters:
         return target
@@ -190,14 +203,8 @@ def train_mono(feat_dir, lexicon_path, out_dir, cfg: MonoConfig) -> dict:
         model.gmm = reestimate(stats, floor)
         if not cfg.baum_welch:
             model.loop_prob = _loop_from_counts(occ, visits, model.loop_prob)
-        occ_pdf = np.add.reduceat(stats.occ, stats.gmm.start[:-1]) if stats.gmm.num_gauss else stats.occ
-        model.gmm = split(model.gmm, occ_pdf, _target(it, start_g, cfg.gaussians, cfg.inc_iters))
-        rec = {"iter": it + 1, "loglik_per_frame": round(stats.loglik / stats.frames, 4),
-               "gaussians": model.gmm.num_gauss, "failed": failed,
-               "seconds": round(time.perf_counter() - t0, 3)}
-        history.append(rec)
-        log.info(f"mono iter {it + 1}: log-likelihood/frame {rec['loglik_per_frame']}, "
-                 f"{rec['gaussians']} Gaussians, {rec['seconds']} s")
+        _split_and_record(model, stats, _target(it, start_g, cfg.gaussians, cfg.inc_iters),
+                          "mono", it, failed, t0, history)
     model.info = {"config": asdict(cfg), "history": history, "feat_dir": str(feat_dir)}
     write_model(model, out_dir)
     return {"kind": "mono", "pdfs": model.gmm.num_pdfs, "gaussians": model.gmm.num_gauss,
@@ -301,14 +308,8 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
         if st.frames == 0:
             raise DataError("no utterance could be aligned with the triphone model")
         model.gmm = reestimate(st, floor)
-        occ_pdf = np.add.reduceat(st.occ, st.gmm.start[:-1])
-        model.gmm = split(model.gmm, occ_pdf, _target(it, start_g, cfg.gaussians, cfg.inc_iters))
-        rec = {"iter": it + 1, "loglik_per_frame": round(st.loglik / st.frames, 4),
-               "gaussians": model.gmm.num_gauss, "failed": failed,
-               "seconds": round(time.perf_counter() - t1, 3)}
-        history.append(rec)
-        log.info(f"tri iter {it + 1}: log-likelihood/frame {rec['loglik_per_frame']}, "
-                 f"{rec['gaussians']} Gaussians, {rec['seconds']} s")
+        _split_and_record(model, st, _target(it, start_g, cfg.gaussians, cfg.inc_iters),
+                          "tri", it, failed, t1, history)
     model.info = {"config": asdict(cfg), "history": history, "feat_dir": str(feat_dir),
                   "ali_dir": str(ali_dir), "contexts": len(stats), "questions": len(questions)}
     write_model(model, out_dir)

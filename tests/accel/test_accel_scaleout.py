@@ -23,14 +23,14 @@ def test_hogwild_workers_share_parameters_and_loss_falls():
     x, y = regression()
     torch.manual_seed(0)
     model = nn.Linear(DIM, 1)
-    seen = torch.zeros(N).share_memory_()
+    seen = torch.zeros(2, N).share_memory_()  # one row per worker
 
     def batches(epoch, env):
         for idx in index_batches(N, 16, epoch=epoch, seed=1, env=env):
-            yield x[idx], y[idx], torch.as_tensor(idx)
+            yield x[idx], y[idx], torch.as_tensor(idx), env.rank
 
     def loss_fn(net, b):
-        seen[b[2]] += 1  # shared counter: every worker's items are visible here
+        seen[b[3], b[2]] += 1  # shared memory: every worker's items are visible here
         return nn.functional.mse_loss(net(b[0]), b[1]), len(b[1])
 
     with torch.no_grad():
@@ -40,7 +40,8 @@ def test_hogwild_workers_share_parameters_and_loss_falls():
     with torch.no_grad():
         after = float(nn.functional.mse_loss(model(x), y))
     assert after < 0.05 * before
-    assert torch.equal(seen, torch.full((N,), 5.0))  # both workers made progress on their shards
+    assert torch.equal(seen.sum(0), torch.full((N,), 5.0))  # every item, 5 epochs
+    assert (seen.sum(1) == 5 * N / 2).all()  # both workers made progress on their shards
 
 
 def test_hogwild_worker_failure_is_reported():
