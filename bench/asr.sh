@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# GMM-HMM and hybrid DNN-HMM recipe: features, monophones, tied triphones, DNN on the
-# triphone alignments, LM, decoding, scoring.
+# GMM-HMM and hybrid DNN-HMM recipe: features, monophones, tied triphones, speaker-adaptive
+# training (fMLLR, two-pass decoding), DNN on the triphone alignments, LM, decoding, scoring.
 #
 #   bench/asr.sh CORPUS [TEST_DIR ...]
 #
@@ -15,8 +15,11 @@
 # TRI_ITERS (16), TRI_STATES (500), TRI_GAUSS (4000), LM_WEIGHTS ("4 6 8 10 12 14 16"),
 # BEAM (160), THREADS (1), FEAT_OPTS (extra `asr features` options, e.g. "--norm-vars"),
 # DNN_OPTS (extra `asr train-dnn` options, e.g. "--arch tdnn --epochs 8"), DNN_THREADS (1),
-# STAGES ("mono tri dnn"; dnn_int8 is reported with dnn, at dnn's LM weight; dnn2 = dnn
-# with --realign),
+# STAGES ("mono tri sat dnn"; dnn_int8 is reported with dnn, at dnn's LM weight; dnn2 = dnn
+# with --realign; sat = train-sat on the tri alignments, decoded with --fmllr; sat_dnn = the
+# same SAT model with the dnn as first pass, one fMLLR round),
+# SAT_OPTS (extra `asr train-sat` options, e.g. "--iters 12"), FMLLR_OPTS (extra
+# `asr decode --fmllr` options, e.g. "--fmllr-rounds 1"),
 # SL (.venv/bin/speechlang). Steps whose output exists in EXP
 # (features, models) are skipped, so a rerun with other LM_WEIGHTS only decodes; remove EXP
 # to start over.
@@ -79,10 +82,10 @@ decode_score() {  # model feats_name lmw [extra decode options, tag]
   $SL asr score "$EXP/feats/$2/text" "$out/hyp" --json > "$out/score.json"
   cat "$out/score.json"
 }
-best_weight() {  # model: the LM weight with the lowest dev WER (ties: the first)
+best_weight() {  # model [extra decode options, tag]: the LM weight with the lowest dev WER (ties: the first)
   local best="" bw=""
   for w in $LM_WEIGHTS; do
-    wer=$(decode_score "$1" dev "$w" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])')
+    wer=$(decode_score "$1" dev "$w" "${2:-}" "${3:-}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])')
     log "$1 dev lm-weight $w: WER $wer"
     if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $wer < $best)"; then best=$wer; bw=$w; fi
   done
@@ -100,27 +103,42 @@ timed align $SL asr align "$EXP/feats/train_nodev" "$EXP/mono" "$EXP/mono_ali" -
 timed train_tri $SL asr train-tri "$EXP/feats/train_nodev" "$EXP/mono_ali" "$EXP/tri" --states "$TRI_STATES" \
   --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" --threads "$THREADS" --json > "$EXP/log/tri.json" 2> "$EXP/log/tri.log"; }
 
-# 6. hybrid DNN on the triphone alignments (tied states of tri)
-STAGES=${STAGES:-"mono tri dnn"}
-DNN_THREADS=${DNN_THREADS:-1}
-DNN_OPTS=${DNN_OPTS:-}
-for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
-  [[ " $STAGES " == *" $d "* ]] || continue
+# 6. speaker-adaptive training on the triphone alignments (fMLLR per training speaker)
+STAGES=${STAGES:-"mono tri sat dnn"}
+SAT_OPTS=${SAT_OPTS:-}
+FMLLR_OPTS=${FMLLR_OPTS:-}
+align_tri() {
   [ -f "$EXP/tri_ali/ali.json" ] || { log "align with tri"
   timed align_tri $SL asr align "$EXP/feats/train_nodev" "$EXP/tri" "$EXP/tri_ali" --threads "$THREADS" --json \
     > "$EXP/log/align_tri.json"; }
+}
+if [[ " $STAGES " == *" sat"[\ _]* ]]; then
+  align_tri
+  [ -f "$EXP/sat/model.json" ] || { log "train-sat"
+  timed train_sat $SL asr train-sat "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/sat" --si-model "$EXP/tri" \
+    --threads "$THREADS" $SAT_OPTS --json > "$EXP/log/sat.json" 2> "$EXP/log/sat.log"; }
+fi
+
+# 7. hybrid DNN on the triphone alignments (tied states of tri)
+DNN_THREADS=${DNN_THREADS:-1}
+DNN_OPTS=${DNN_OPTS:-}
+for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
+  [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" sat_dnn "* ]]; } || continue
+  align_tri
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
     --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" $DNN_OPTS $([ $d = dnn2 ] && echo --realign) --json \
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
 done
 
-# 7. tune on dev, decode the test sets
+# 8. tune on dev, decode the test sets
 RESULTS=()
 for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
-  model=${stage%_int8}; extra=""; tag=""
+  model=${stage%_int8}; model=${model%_dnn}; extra=""; tag=""
   [ "$stage" = dnn_int8 ] && { extra="--quantize"; tag="_int8"; }
-  [ "$stage" = dnn_int8 ] || w=$(best_weight "$stage")
+  [ "$stage" = sat ] && { extra="--fmllr $FMLLR_OPTS"; tag="_fmllr"; }
+  [ "$stage" = sat_dnn ] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr_dnn"; }
+  [ "$stage" = dnn_int8 ] || w=$(best_weight "$model" "$extra" "$tag")
   log "$stage: lm-weight $w (chosen on dev)"
   for i in "${!TESTS[@]}"; do
     rec=$(decode_score "$model" "${TEST_NAMES[$i]}" "$w" "$extra" "$tag")

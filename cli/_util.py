@@ -85,3 +85,5 @@ Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N o
 Json = Annotated[bool, typer.Option("--json", help="print one JSON record on stdout")]
 Threads = Annotated[int, typer.Option("--threads", min=0, help="CPU threads (0: all)")]
 Precision = Annotated[str, typer.Option("--precision", help="fp32, bf16 or fp16 (loss scaling)")]
+Hogwild = Annotated[int, typer.Option(
+    "--hogwild", min=0, help="N lock-free CPU worker processes sharing the parameters (0: off; not with torchrun)")]

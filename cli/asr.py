@@ -23,9 +23,11 @@ from speechlang.cli._util import (
 
 app = make_app("GMM-HMM and hybrid DNN-HMM speech recognition on Kaldi-style data dirs.")
 
-DirArg = Annotated[Path, typer.Argument(help="Kaldi data dir (wav.scp, text, utt2spk)")]
-FeatDir = Annotated[Path, typer.Argument(help="feature dir (from asr features)")]
-ModelDir = Annotated[Path, typer.Argument(help="model dir (from asr train-mono or train-tri)")]
+# Path parameters take readable=False: an unreadable file is then reported by the library as one
+# error line (exit 1) naming it, not by Click as a usage error.
+DirArg = Annotated[Path, typer.Argument(readable=False, help="Kaldi data dir (wav.scp, text, utt2spk)")]
+FeatDir = Annotated[Path, typer.Argument(readable=False, help="feature dir (from asr features)")]
+ModelDir = Annotated[Path, typer.Argument(readable=False, help="model dir (from asr train-mono or train-tri)")]
 OovWord = Annotated[str | None, typer.Option("--oov-word", help="map words missing from the "
                                              "lexicon to this lexicon word (default: error)")]
 SilProb = Annotated[float, typer.Option("--sil-prob", min=0.0, max=1.0,
@@ -50,7 +52,8 @@ def validate(
 ) -> None:
     """Check a Kaldi data dir and list every problem (exit 1 if any).
 
-    e.g.: speechlang asr validate data/train --fix
+    \b
+    Example: speechlang asr validate data/train --fix
     """
     from speechlang.asr.datadir import fix_datadir, validate_datadir
     from speechlang.errors import DataError
@@ -69,7 +72,7 @@ def validate(
 @app.command()
 def features(
     data_dir: DirArg,
-    out_dir: Annotated[Path, typer.Argument(help="feature dir to write")],
+    out_dir: Annotated[Path, typer.Argument(readable=False, help="feature dir to write")],
     kind: Annotated[str, typer.Option("--kind", help="mfcc or fbank")] = "mfcc",
     sample_rate: Annotated[int, typer.Option("--sample-rate", min=1000, help="Hz; audio is "
                                              "resampled to it")] = 16000,
@@ -92,7 +95,8 @@ def features(
 ) -> None:
     """Compute MFCC or log-mel fbank features (+ deltas, CMVN) of a data dir into a feature dir.
 
-    e.g.: speechlang asr features data/train exp/feats/train --cmvn speaker
+    \b
+    Example: speechlang asr features data/train exp/feats/train --cmvn speaker
     """
     from speechlang.asr.features import FeatureConfig, compute_feats
 
@@ -106,8 +110,8 @@ def features(
 @app.command("train-mono")
 def train_mono(
     feat_dir: FeatDir,
-    lexicon: Annotated[Path, typer.Argument(help="lexicon.txt (WORD PHONE ...; with '!SIL SIL')")],
-    out_dir: Annotated[Path, typer.Argument(help="model dir to write")],
+    lexicon: Annotated[Path, typer.Argument(readable=False, help="lexicon.txt (WORD PHONE ...; with '!SIL SIL')")],
+    out_dir: Annotated[Path, typer.Argument(readable=False, help="model dir to write")],
     iters: Annotated[int, typer.Option("--iters", min=1)] = 25,
     gaussians: Annotated[int, typer.Option("--gaussians", min=1, help="target total Gaussians")] = 1000,
     var_floor: Annotated[float, typer.Option("--var-floor", help="fraction of the global variance")] = 0.01,
@@ -121,7 +125,8 @@ def train_mono(
 ) -> None:
     """Train monophones from a flat start (equal alignment, then Viterbi or Baum-Welch EM).
 
-    e.g.: speechlang asr train-mono exp/feats/train lexicon.txt exp/mono --gaussians 1000
+    \b
+    Example: speechlang asr train-mono exp/feats/train lexicon.txt exp/mono --gaussians 1000
     """
     from speechlang.asr.train import MonoConfig
     from speechlang.asr.train import train_mono as run
@@ -136,7 +141,7 @@ def train_mono(
 def align(
     feat_dir: FeatDir,
     model_dir: ModelDir,
-    out_dir: Annotated[Path, typer.Argument(help="alignment dir to write")],
+    out_dir: Annotated[Path, typer.Argument(readable=False, help="alignment dir to write")],
     sil_prob: SilProb = 0.5,
     oov_word: OovWord = None,
     threads: Threads = 1,
@@ -144,7 +149,8 @@ def align(
 ) -> None:
     """Forced alignment: per-frame states (ali.npz) and word/phone CTMs of every utterance.
 
-    e.g.: speechlang asr align exp/feats/train exp/mono exp/mono_ali
+    \b
+    Example: speechlang asr align exp/feats/train exp/mono exp/mono_ali
     """
     from speechlang.asr.align import align_dir
 
@@ -155,13 +161,13 @@ def align(
 @app.command("train-tri")
 def train_tri(
     feat_dir: FeatDir,
-    ali_dir: Annotated[Path, typer.Argument(help="alignment dir (from asr align)")],
-    out_dir: Annotated[Path, typer.Argument(help="model dir to write")],
+    ali_dir: Annotated[Path, typer.Argument(readable=False, help="alignment dir (from asr align)")],
+    out_dir: Annotated[Path, typer.Argument(readable=False, help="model dir to write")],
     states: Annotated[int, typer.Option("--states", min=1, help="target tied states")] = 500,
     gaussians: Annotated[int, typer.Option("--gaussians", min=1, help="target total Gaussians")] = 4000,
     iters: Annotated[int, typer.Option("--iters", min=1)] = 20,
     realign_every: Annotated[int, typer.Option("--realign-every", min=1)] = 2,
-    questions: Annotated[Path | None, typer.Option("--questions", help="phone classes, one per "
+    questions: Annotated[Path | None, typer.Option("--questions", readable=False, help="phone classes, one per "
                                                    "line (default: clustered from the data)")] = None,
     min_leaf_count: Annotated[float, typer.Option("--min-leaf-count", min=1.0)] = 100.0,
     var_floor: Annotated[float, typer.Option("--var-floor")] = 0.01,
@@ -173,7 +179,8 @@ def train_tri(
 ) -> None:
     """Train decision-tree tied word-internal triphones from (monophone) alignments.
 
-    e.g.: speechlang asr train-tri exp/feats/train exp/mono_ali exp/tri --states 500 --gaussians 4000
+    \b
+    Example: speechlang asr train-tri exp/feats/train exp/mono_ali exp/tri --states 500 --gaussians 4000
     """
     from speechlang.asr.train import TriConfig
     from speechlang.asr.train import train_tri as run
@@ -185,11 +192,59 @@ def train_tri(
     _report(run(feat_dir, ali_dir, out_dir, cfg), json_out)
 
 
+@app.command("train-sat")
+def train_sat(
+    feat_dir: FeatDir,
+    ali_dir: Annotated[Path, typer.Argument(readable=False, help="alignment dir (from asr align with the "
+                                            "triphone model)")],
+    out_dir: Annotated[Path, typer.Argument(readable=False, help="SAT model dir to write (with trans.npz)")],
+    si_model: Annotated[Path | None, typer.Option("--si-model", readable=False, help="the triphone model "
+                                                  "(default: the one that made ALI)")] = None,
+    iters: Annotated[int, typer.Option("--iters", min=1)] = 8,
+    fmllr_iters: Annotated[str, typer.Option("--fmllr-iters", help="iterations (from 0) at which the "
+                                             "transforms are re-estimated")] = "0,2,4,6",
+    realign_every: Annotated[int, typer.Option("--realign-every", min=1)] = 2,
+    gaussians: Annotated[int, typer.Option("--gaussians", min=0, help="target total Gaussians "
+                                           "(0: keep the triphone model's)")] = 0,
+    fmllr_sweeps: Annotated[int, typer.Option("--fmllr-sweeps", min=1, help="row-by-row update sweeps "
+                                              "per estimation")] = 20,
+    sil_weight: Annotated[float, typer.Option("--sil-weight", min=0.0, max=1.0, help="weight of silence "
+                                              "frames in the fMLLR statistics")] = 0.0,
+    min_count: Annotated[float, typer.Option("--min-count", min=0.0, help="speakers with fewer frames "
+                                             "keep the identity transform")] = 50.0,
+    var_floor: Annotated[float, typer.Option("--var-floor")] = 0.01,
+    sil_prob: SilProb = 0.5,
+    oov_word: OovWord = None,
+    threads: Threads = 1,
+    seed: Seed = 0,
+    json_out: Json = False,
+) -> None:
+    """Speaker-adaptive training: per-speaker fMLLR transforms and a model re-estimated on the
+    transformed features, from a triphone model and its alignments (the tree is kept).
+
+    \b
+    Example: speechlang asr train-sat exp/feats/train exp/tri_ali exp/sat --iters 8
+    """
+    from speechlang.asr.train import SatConfig
+    from speechlang.asr.train import train_sat as run
+    from speechlang.errors import ConfigError
+
+    set_threads(threads)
+    try:
+        its = tuple(int(v) for v in fmllr_iters.replace(",", " ").split())
+    except ValueError:
+        raise ConfigError(f"--fmllr-iters {fmllr_iters!r}: expected iteration numbers like 0,2,4") from None
+    cfg = SatConfig(iters=iters, fmllr_iters=its, realign_every=realign_every, gaussians=gaussians,
+                    fmllr_sweeps=fmllr_sweeps, sil_weight=sil_weight, min_count=min_count,
+                    var_floor=var_floor, sil_prob=sil_prob, oov_word=oov_word, seed=seed)
+    _report(run(feat_dir, ali_dir, out_dir, cfg, si_model), json_out)
+
+
 @app.command()
 def decode(
     feat_dir: FeatDir,
     model_dir: ModelDir,
-    lm: Annotated[Path | None, typer.Option("--lm", help="ARPA n-gram LM (e.g. from speechlang "
+    lm: Annotated[Path | None, typer.Option("--lm", readable=False, help="ARPA n-gram LM (e.g. from speechlang "
                                             "ngram train); default: MODEL/lm.arpa")] = None,
     output: Output = "-",
     lm_weight: Annotated[float, typer.Option("--lm-weight", min=0.0, help="LM scale against the "
@@ -202,9 +257,9 @@ def decode(
                                             "HMM states per frame")] = 7000,
     sil_prob: SilProb = 0.5,
     nbest: Annotated[int, typer.Option("--nbest", min=1, help="hypotheses per utterance")] = 1,
-    nbest_out: Annotated[Path | None, typer.Option("--nbest-out", help="write 'UTT RANK SCORE "
+    nbest_out: Annotated[Path | None, typer.Option("--nbest-out", readable=False, help="write 'UTT RANK SCORE "
                                                    "WORDS' lines here")] = None,
-    ctm: Annotated[Path | None, typer.Option("--ctm", help="write word timings (CTM) here")] = None,
+    ctm: Annotated[Path | None, typer.Option("--ctm", readable=False, help="write word timings (CTM) here")] = None,
     restrict_vocab: Annotated[bool, typer.Option("--restrict-vocab", help="decode only lexicon "
                                                  "words the LM has (default: map them to <unk>)")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda[:N]: GMM likelihoods "
@@ -214,13 +269,23 @@ def decode(
         "the model's)")] = None,
     quantize: Annotated[bool, typer.Option("--quantize", help="DNN models: int8 dynamic "
                                            "quantization, CPU")] = False,
+    fmllr: Annotated[bool, typer.Option("--fmllr", help="two-pass decoding with per-speaker fMLLR "
+                                        "(utt2spk of FEATS; MODEL from train-sat)")] = False,
+    si_model: Annotated[Path | None, typer.Option("--si-model", readable=False, help="--fmllr: first-pass "
+                                                  "model, GMM or DNN on the same tree (default: the SAT "
+                                                  "model's triphone model)")] = None,
+    fmllr_rounds: Annotated[int, typer.Option("--fmllr-rounds", min=1, help="--fmllr: transform "
+                                              "estimations, each after a decode")] = 2,
+    fmllr_sil_weight: Annotated[float, typer.Option("--fmllr-sil-weight", min=0.0, max=1.0, help="--fmllr: "
+                                                    "weight of silence frames")] = 0.01,
     threads: Threads = 1,
     json_out: Json = False,
 ) -> None:
     """Viterbi beam search over lexicon + ARPA LM; one `UTT WORDS` line per utterance.
-    MODEL is a GMM (train-mono, train-tri) or DNN (train-dnn) model dir.
+    MODEL is a GMM (train-mono, train-tri, train-sat) or DNN (train-dnn) model dir.
 
-    e.g.: speechlang asr decode exp/feats/test exp/tri --lm lm.arpa --lm-weight 12 -O hyp.txt
+    \b
+    Example: speechlang asr decode exp/feats/test exp/tri --lm lm.arpa --lm-weight 12 -O hyp.txt
     """
     from speechlang.asr.alignfile import write_ctm
     from speechlang.asr.decoder import DecodeConfig, decode_dir
@@ -236,7 +301,18 @@ def decode(
         check_writable(p) if p else None
     shift = float(read_feats(feat_dir).config.get("frame_shift_ms", 10.0)) / 1000
     lines, nlines, ctm_rows, summary = [], [], [], {}
-    for utt, hyps in decode_dir(feat_dir, model_dir, lm, cfg, device, acoustic_scale, quantize):
+    if fmllr:
+        from speechlang.asr.decoder import decode_fmllr_dir
+        from speechlang.asr.dnn import is_dnn_dir
+        from speechlang.asr.fmllr import FmllrConfig
+        from speechlang.errors import ConfigError
+        if is_dnn_dir(model_dir):
+            raise ConfigError("--fmllr needs a GMM model dir (train-sat), not a DNN")
+        results = decode_fmllr_dir(feat_dir, model_dir, lm, cfg, device, si_model,
+                                   FmllrConfig(sil_weight=fmllr_sil_weight), fmllr_rounds)
+    else:
+        results = decode_dir(feat_dir, model_dir, lm, cfg, device, acoustic_scale, quantize)
+    for utt, hyps in results:
         if utt is None:
             summary = hyps
             break
@@ -261,15 +337,16 @@ def decode(
 
 @app.command()
 def score(
-    ref: Annotated[Path, typer.Argument(help="reference text (UTT WORD ...), e.g. data/test/text")],
+    ref: Annotated[Path, typer.Argument(readable=False, help="reference text (UTT WORD ...), e.g. data/test/text")],
     hyp: Annotated[str, typer.Argument(help="hypothesis text ('-' = stdin)")],
-    utt2spk: Annotated[Path | None, typer.Option("--utt2spk", help="speakers for the breakdown "
+    utt2spk: Annotated[Path | None, typer.Option("--utt2spk", readable=False, help="speakers for the breakdown "
                                                  "(default: utt2spk beside REF)")] = None,
     json_out: Json = False,
 ) -> None:
     """Word error rate with substitutions, deletions, insertions and a per-speaker table.
 
-    e.g.: speechlang asr score data/test/text hyp.txt --json
+    \b
+    Example: speechlang asr score data/test/text hyp.txt --json
     """
     from speechlang.asr.datadir import read_table
     from speechlang.asr.score import format_report, read_transcripts, score_texts
@@ -289,9 +366,9 @@ def score(
 @app.command("train-dnn")
 def train_dnn(
     feat_dir: FeatDir,
-    ali_dir: Annotated[Path, typer.Argument(help="alignment dir (from asr align with GMM_MODEL)")],
-    gmm_dir: Annotated[Path, typer.Argument(help="the GMM model dir that made the alignments")],
-    out_dir: Annotated[Path, typer.Argument(help="DNN model dir to write")],
+    ali_dir: Annotated[Path, typer.Argument(readable=False, help="alignment dir (from asr align with GMM_MODEL)")],
+    gmm_dir: Annotated[Path, typer.Argument(readable=False, help="the GMM model dir that made the alignments")],
+    out_dir: Annotated[Path, typer.Argument(readable=False, help="DNN model dir to write")],
     arch: Annotated[str, typer.Option("--arch", help="dnn (feed-forward) or tdnn (1-D "
                                       "convolutions over time)")] = "dnn",
     context: Annotated[int, typer.Option("--context", min=0, help="frames spliced on each side")] = 5,
@@ -302,7 +379,7 @@ def train_dnn(
     lr: Annotated[float, typer.Option("--lr", help="peak learning rate (AdamW, cosine decay)")] = 1e-3,
     heldout: Annotated[float, typer.Option("--heldout", help="fraction of utterances held out "
                                            "for the per-epoch frame accuracy")] = 0.1,
-    lm: Annotated[Path | None, typer.Option("--lm", help="ARPA LM copied into the model dir "
+    lm: Annotated[Path | None, typer.Option("--lm", readable=False, help="ARPA LM copied into the model dir "
                                             "(for transcribe)")] = None,
     lm_weight: Annotated[float, typer.Option("--lm-weight", min=0.0, help="stored default LM "
                                              "weight for transcribe")] = 10.0,
@@ -320,7 +397,8 @@ def train_dnn(
 ) -> None:
     """Train a hybrid DNN-HMM: a network over spliced frames predicting the aligned tied states.
 
-    e.g.: speechlang asr train-dnn exp/feats/train exp/tri_ali exp/tri exp/dnn --lm lm.arpa
+    \b
+    Example: speechlang asr train-dnn exp/feats/train exp/tri_ali exp/tri exp/dnn --lm lm.arpa
     """
     from speechlang.accel import TrainConfig
     from speechlang.asr.dnn import DNNConfig
@@ -339,12 +417,14 @@ def train_dnn(
 
 @app.command()
 def transcribe(
-    model: Annotated[Path, typer.Option("--model", "-m", help="DNN model dir (from train-dnn "
+    model: Annotated[Path, typer.Option("--model", "-m", readable=False, help="DNN model dir (from train-dnn "
                                         "with --lm)")],
-    audio: Annotated[list[Path] | None, typer.Argument(help="audio files (default: one path "
+    audio: Annotated[list[Path] | None, typer.Argument(readable=False, help="audio files (default: one path "
                                                         "per line on stdin)")] = None,
+    input: Annotated[str | None, typer.Option("--input", "-i", help="file listing audio paths, one a line "
+                                              "('-' = stdin, the default without AUDIO)")] = None,
     output: Output = "-",
-    ctm: Annotated[Path | None, typer.Option("--ctm", help="write word timings (CTM, the file "
+    ctm: Annotated[Path | None, typer.Option("--ctm", readable=False, help="write word timings (CTM, the file "
                                              "path as the id) here")] = None,
     lm_weight: Annotated[float | None, typer.Option("--lm-weight", min=0.0, help="default: "
                                                     "the model's")] = None,
@@ -357,20 +437,24 @@ def transcribe(
 ) -> None:
     """Transcribe audio files: one `PATH<TAB>WORDS` line per file.
 
-    e.g.: speechlang asr transcribe --model exp/dnn a.flac b.wav --ctm words.ctm
+    \b
+    Example: speechlang asr transcribe --model exp/dnn a.flac b.wav --ctm words.ctm
     """
     from speechlang.asr.alignfile import write_ctm
     from speechlang.asr.lexicon import SIL_WORD
     from speechlang.asr.transcribe import TranscribeConfig, Transcriber
     from speechlang.errors import DataError
-    from speechlang.io import atomic_output, check_writable, iter_lines
+    from speechlang.io import atomic_output, check_writable, display_name, iter_lines
 
     set_threads(threads)
-    paths = [str(p) for p in audio] if audio else [s.strip() for s in iter_lines("-") if s.strip()]
+    for p in (output, ctm):
+        check_writable(p) if p else None
+    paths = [str(p) for p in audio or []]
+    if input is not None or not paths:
+        paths += [s.strip() for s in iter_lines(input) if s.strip()]
     if not paths:
-        raise DataError("no audio files given (arguments or one path per line on stdin)")
-    if ctm:
-        check_writable(ctm)
+        raise DataError(f"{display_name(input)}: no audio files given (arguments, --input or one path a line "
+                        "on stdin)")
     t = Transcriber(model, TranscribeConfig(lm_weight=lm_weight, acoustic_scale=acoustic_scale,
                                             beam=beam, quantize=quantize))
     import time

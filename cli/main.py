@@ -22,6 +22,7 @@ GROUPS = {
     "nmt": "speechlang.cli.nmt",
     "vision": "speechlang.cli.vision",
     "accel": "speechlang.cli.accel",
+    "report": "speechlang.cli.report",
 }
 
 

@@ -54,7 +54,8 @@ def count(
 
     Writes `w1 ... wn<TAB>count` lines (SRILM's counts format).
 
-    e.g.: speechlang ngram count -o 3 --memory 500M -i corpus.txt -O counts.txt
+    \b
+    Example: speechlang ngram count -o 3 --memory 500M -i corpus.txt -O counts.txt
     """
     from speechlang.ngram.count import CountConfig, count_ngrams, parse_memory
     from speechlang.ngram.countfile import write_ngram_counts
@@ -94,7 +95,8 @@ def train(
 ) -> None:
     """Estimate an n-gram model and write it as ARPA.
 
-    e.g.: speechlang ngram train -o 3 --smoothing mkn < corpus.txt > lm.arpa
+    \b
+    Example: speechlang ngram train -o 3 --smoothing mkn < corpus.txt > lm.arpa
     """
     from speechlang.ngram.count import parse_memory
     from speechlang.ngram.model import TrainConfig, train_corpus
@@ -124,7 +126,8 @@ def eval_(
 ) -> None:
     """Perplexity of a text (with and without OOVs; `</s>` counted as a token, as KenLM).
 
-    e.g.: speechlang ngram eval --lm lm.arpa -i test.txt --json
+    \b
+    Example: speechlang ngram eval --lm lm.arpa -i test.txt --json
     """
     from speechlang.ngram.query import evaluate
 
@@ -154,7 +157,8 @@ def score(
 ) -> None:
     """log10 p(sentence) for each line (with `</s>`), one number per line.
 
-    e.g.: speechlang ngram score --lm lm.arpa < sentences.txt > scores.txt
+    \b
+    Example: speechlang ngram score --lm lm.arpa < sentences.txt > scores.txt
     """
     from speechlang.ngram.query import score_lines
 
@@ -175,7 +179,8 @@ def query(
     One line per sentence: `word=LOG10P/NGRAM_LENGTH` per token (length 0 = OOV),
     tab-separated, then `Total: X OOV: K`.
 
-    e.g.: echo 'in the beginning' | speechlang ngram query --lm lm.arpa
+    \b
+    Example: echo 'in the beginning' | speechlang ngram query --lm lm.arpa
     """
     from speechlang.ngram.query import query_lines
 
@@ -194,7 +199,8 @@ def sample(
 ) -> None:
     """Generate sentences from a model.
 
-    e.g.: speechlang ngram sample --lm lm.arpa -n 5 --seed 7
+    \b
+    Example: speechlang ngram sample --lm lm.arpa -n 5 --seed 7
     """
     from speechlang.ngram.arpa import read_arpa
     from speechlang.ngram.sample import sample as draw
@@ -220,7 +226,8 @@ def prune_(
 ) -> None:
     """Prune an ARPA model (entropy pruning and/or count cut-offs); backoffs are renormalized.
 
-    e.g.: speechlang ngram prune --lm lm.arpa --threshold 1e-8 -O small.arpa
+    \b
+    Example: speechlang ngram prune --lm lm.arpa --threshold 1e-8 -O small.arpa
     """
     from speechlang.ngram.prune import prune_arpa
 
@@ -243,7 +250,8 @@ def mix_(
 ) -> None:
     """Linearly interpolate several ARPA models into one ARPA model.
 
-    e.g.: speechlang ngram mix a.arpa b.arpa --tune-on dev.txt -O mixed.arpa
+    \b
+    Example: speechlang ngram mix a.arpa b.arpa --tune-on dev.txt -O mixed.arpa
     """
     from speechlang.ngram.mix import mix_files
 

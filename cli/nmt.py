@@ -38,8 +38,11 @@ def prepare(
     test: Annotated[str, _opt("test files prefix (optional)", "--test")] = "",
     src: Annotated[str, _opt("source language suffix", "--src")] = "en",
     tgt: Annotated[str, _opt("target language suffix", "--tgt")] = "es",
-    model_type: Annotated[str, _opt("sentencepiece model: unigram or bpe", "--model-type")] = "unigram",
-    vocab_size: Annotated[int, _opt("subword vocabulary size (per model)", "--vocab-size", min=8)] = 8000,
+    model_type: Annotated[str, _opt("sentencepiece unigram or bpe, or word (whitespace tokens)",
+                                    "--model-type")] = "unigram",
+    vocab_size: Annotated[int, _opt("vocabulary size per model, specials included (word: 0 keeps all types)",
+                                    "--vocab-size", min=0)] = 8000,
+    min_count: Annotated[int, _opt("word: keep types seen at least this often", "--min-count", min=1)] = 1,
     joint: Annotated[bool, _opt("one subword model for both sides, or one per side", "--joint/--separate")] = True,
     max_len: Annotated[int, _opt("drop training pairs with a side longer than this many subwords (0: off)",
                                  "--max-len", min=0)] = 250,
@@ -48,12 +51,16 @@ def prepare(
     seed: Seed = 1,
     json_out: Json = False,
 ) -> None:
-    """Train sentencepiece model(s) and encode every split into token-id arrays.
+    """Train sentencepiece model(s) or word vocabularies and encode every split into token-id arrays.
 
-    e.g.: speechlang nmt prepare --train data/bible.train --dev data/bible.dev --vocab-size 8000 -o exp/data
+    \b
+    Example: speechlang nmt prepare --train data/bible.train --dev data/bible.dev --vocab-size 8000 -o exp/data
+          speechlang nmt prepare --train data/bible.train --dev data/bible.dev --model-type word --vocab-size 0 \
+            --separate -o exp/words
     """
     cfg = PrepareConfig(train=train, dev=dev, test=test, src=src, tgt=tgt, model_type=model_type,
-                        vocab_size=vocab_size, joint=joint, max_len=max_len, max_ratio=max_ratio, seed=seed)
+                        vocab_size=vocab_size, min_count=min_count, joint=joint, max_len=max_len,
+                        max_ratio=max_ratio, seed=seed)
     meta = prepare_data(cfg, output_dir)
     if json_out:
         emit_json({"vocab_size": meta["vocab_size"], "splits": meta["splits"]})
@@ -62,9 +69,11 @@ def prepare(
 @app.command(help=f"""Train a seq2seq model (--arch {ARCHS}) through the shared training loop.
 
     Architecture options left unset take the architecture's defaults; options that do not apply
-    to the chosen architecture are errors. Runs under torchrun for data-parallel training.
+    to the chosen architecture are errors. Runs under torchrun for data-parallel training;
+    --model-parallel 2 splits the transformer over two processes (spawned here, or torchrun's two).
 
-    e.g.: speechlang nmt train --data exp/data --arch transformer --epochs 30 --keep-epochs 5 -o exp/tf
+    \b
+    Example: speechlang nmt train --data exp/data --arch transformer --epochs 30 --keep-epochs 5 -o exp/tf
     """)
 def train(
     data: Annotated[str, _opt("prepared-data directory (nmt prepare)", "--data", "-d")],
@@ -74,6 +83,8 @@ def train(
     hidden_dim: Annotated[int | None, _opt("lstm-attention: LSTM size per encoder direction", "--hidden-dim",
                                            min=1)] = None,
     ff_dim: Annotated[int | None, _opt("transformer: feed-forward inner size", "--ff-dim", min=1)] = None,
+    moe_experts: Annotated[int | None, _opt("transformer: each feed-forward block a hard mixture of N experts",
+                                            "--moe-experts", min=1)] = None,
     heads: Annotated[int | None, _opt("transformer: attention heads", "--heads", min=1)] = None,
     enc_layers: Annotated[int | None, _opt("encoder layers", "--enc-layers", min=1)] = None,
     dec_layers: Annotated[int | None, _opt("decoder layers", "--dec-layers", min=1)] = None,
@@ -83,7 +94,18 @@ def train(
     share_embeddings: Annotated[bool | None, _opt("one embedding for source, target and output (joint vocab)",
                                                   "--share-embeddings/--no-share-embeddings")] = None,
     max_tokens: Annotated[int, _opt("padded tokens per batch", "--max-tokens", min=16)] = 4096,
-    label_smoothing: Annotated[float, _opt("label smoothing epsilon", "--label-smoothing", min=0, max=0.99)] = 0.1,
+    output_layer: Annotated[str | None, _opt("full, sampled (softmax; full at test) or hierarchical (Huffman tree)",
+                                             "--output-layer")] = None,
+    sampled_k: Annotated[int | None, _opt("sampled: candidate words per batch (default 1024)", "--sampled-k",
+                                          min=1)] = None,
+    sampled_proposal: Annotated[str | None, _opt("sampled: log-uniform (over frequency ranks) or unigram",
+                                                 "--sampled-proposal")] = None,
+    label_smoothing: Annotated[float | None, _opt("label smoothing epsilon (full softmax only; default 0.1 with it, "
+                                                  "else 0)", "--label-smoothing", min=0, max=0.99)] = None,
+    model_parallel: Annotated[int, _opt("1, or 2: transformer encoder and decoder in two processes",
+                                        "--model-parallel", min=1, max=2)] = 1,
+    micro_batches: Annotated[int, _opt("model parallel: pipeline each batch in this many pieces",
+                                       "--micro-batches", min=1)] = 1,
     epochs: Annotated[int, _opt("maximum passes over the training data", "--epochs", min=1)] = 30,
     max_minutes: Annotated[float, _opt("training wall-time budget (minutes); the epoch reaching it is cut short",
                                        "--max-minutes", min=0)] = 0.0,
@@ -111,11 +133,17 @@ def train(
     if monitor not in ("bleu", "dev_loss"):
         raise ConfigError(f"--monitor {monitor!r} is not one of bleu, dev_loss")
     set_threads(threads)
-    model = {"embed_dim": embed_dim, "hidden_dim": hidden_dim, "ff_dim": ff_dim, "heads": heads,
+    model = {"embed_dim": embed_dim, "hidden_dim": hidden_dim, "ff_dim": ff_dim, "moe_experts": moe_experts,
+             "heads": heads,
              "enc_layers": enc_layers, "dec_layers": dec_layers, "attention": attention, "dropout": dropout,
-             "share_embeddings": share_embeddings}
+             "share_embeddings": share_embeddings, "output_layer": output_layer, "sampled_k": sampled_k,
+             "sampled_proposal": sampled_proposal}
+    if output_layer != "sampled" and (sampled_k is not None or sampled_proposal is not None):
+        raise ConfigError("--sampled-k and --sampled-proposal apply to --output-layer sampled only")
+    if label_smoothing is None:
+        label_smoothing = 0.1 if output_layer in (None, "full") else 0.0
     cfg = NMTConfig(data=data, arch=arch, model=model, max_tokens=max_tokens, label_smoothing=label_smoothing,
-                    dev_bleu_sents=dev_bleu_sents)
+                    dev_bleu_sents=dev_bleu_sents, model_parallel=model_parallel, micro_batches=micro_batches)
     tcfg = TrainConfig(epochs=epochs, lr=lr, optimizer="adam" if weight_decay == 0 else "adamw",
                        betas=(0.9, 0.98), weight_decay=weight_decay, schedule=schedule,
                        warmup_steps=warmup_steps, clip_norm=clip_norm, grad_accum=grad_accum,
@@ -147,18 +175,21 @@ def translate(
                                      "--max-src-len", min=0)] = 0,
     vocab: Annotated[str | None, _opt("prepared-data directory to check the model's vocabulary against",
                                       "--vocab")] = None,
+    quantize: Annotated[bool, _opt("int8 dynamic quantization of the Linear layers (CPU)", "--quantize")] = False,
     device: Device = "auto",
     threads: Threads = 0,
 ) -> None:
     """Translate lines from stdin (or --input) to stdout with beam or greedy search.
 
-    e.g.: speechlang nmt translate -m exp/tf/checkpoint_best.pt --beam 5 < test.en > test.hyp.es
+    \b
+    Example: speechlang nmt translate -m exp/tf/checkpoint_best.pt --beam 5 < test.en > test.hyp.es
     """
     set_threads(threads)
     cfg = TranslateConfig(beam=beam, len_penalty=len_penalty, max_len_ratio=max_len_ratio,
                           max_len_extra=max_len_extra, nbest=nbest, batch_size=batch_size, max_src_len=max_src_len)
     cfg.check()
-    translate_file(model, input, output, cfg, vocab_dir=vocab, device=resolve_device(device))
+    translate_file(model, input, output, cfg, vocab_dir=vocab,
+                   device=resolve_device("cpu" if quantize else device), quantize=quantize)
 
 
 @app.command()
@@ -170,7 +201,8 @@ def average(
 ) -> None:
     """Average the parameters of several checkpoints (e.g. the last N epochs) into one.
 
-    e.g.: speechlang nmt average --run-dir exp/tf --last 5 -O exp/tf/checkpoint_avg5.pt
+    \b
+    Example: speechlang nmt average --run-dir exp/tf --last 5 -O exp/tf/checkpoint_avg5.pt
     """
     if bool(checkpoints) == bool(run_dir):
         raise ConfigError("give either checkpoint files or --run-dir (with --last N)")
@@ -188,7 +220,8 @@ def score(
 ) -> None:
     """BLEU and chrF (sacreBLEU) of hypotheses (stdin or --input) against references.
 
-    e.g.: speechlang nmt score -r data/bible.test.es < test.hyp.es
+    \b
+    Example: speechlang nmt score -r data/bible.test.es < test.hyp.es
     """
     rec = score_files(input, reference)
     if json_out:

@@ -10,7 +10,7 @@ import typer
 
 from speechlang import log
 from speechlang.accel import TrainConfig, resolve_device, set_threads
-from speechlang.cli._util import Device, Json, Output, Precision, Seed, Threads, emit_json, make_app
+from speechlang.cli._util import Device, Hogwild, Json, Output, Precision, Seed, Threads, emit_json, make_app
 from speechlang.io import atomic_output, check_writable, iter_lines
 from speechlang.vision.augment import AugmentConfig
 from speechlang.vision.preprocess import PreprocessConfig
@@ -59,6 +59,10 @@ ClassNames = Annotated[str | None, typer.Option(
     "--class-names", help="file with the names of classes 0..K-1, one a line (IDX/NPZ data)")]
 NumClasses = Annotated[int, typer.Option(
     "--num-classes", min=0, help="classes (0: from the data); labels must be below it")]
+MoeExperts = Annotated[int, typer.Option(
+    "--moe-experts", min=0, help="a hard mixture of N experts as the classifier head (--model-opt moe_experts=N)")]
+MaxMinutes = Annotated[float, typer.Option(
+    "--max-minutes", min=0, help="training time budget; the epoch reaching it is cut short (0: none)")]
 
 
 def _config(*, arch="resnet", model_opt=None, epochs=12, batch_size=128, lr=0.05, optimizer="sgd",
@@ -66,14 +70,15 @@ def _config(*, arch="resnet", model_opt=None, epochs=12, batch_size=128, lr=0.05
             channels_last=True, compile=False, on_size_mismatch="error", scale="unit", gcn=False,
             lcn=False, standardize=True, crop_padding=2, hflip=True, vflip=False, translate=0.0,
             patience=0, num_classes=0, class_names=None, precision="fp32", device="auto",
-            seed=1) -> VisionTrainConfig:
+            seed=1, hogwild=0, moe_experts=0, max_minutes=0.0) -> VisionTrainConfig:
     MODELS.lookup(arch)
     loop = TrainConfig(epochs=max(epochs, 1), lr=lr, optimizer=optimizer, momentum=0.9,
                        weight_decay=weight_decay, schedule=schedule, warmup_steps=warmup_steps,
                        precision=precision, device=device, seed=seed, patience=patience,
-                       monitor="val_acc", monitor_mode="max")
+                       monitor="val_acc", monitor_mode="max", max_minutes=max_minutes)
+    model_opts = tuple(model_opt or ()) + ((f"moe_experts={moe_experts}",) if moe_experts else ())
     return VisionTrainConfig(
-        arch=arch, model_opts=tuple(model_opt or ()), batch_size=batch_size, valid=valid,
+        arch=arch, model_opts=model_opts, batch_size=batch_size, valid=valid, hogwild=hogwild,
         label_smoothing=label_smoothing, channels_last=channels_last, compile=compile,
         num_classes=num_classes, on_size_mismatch=on_size_mismatch,
         class_names=tuple(line.strip() for line in iter_lines(class_names) if line.strip()) if class_names else (),
@@ -96,7 +101,8 @@ def _print_summary(rec: dict, json_out: bool) -> None:
 def models() -> None:
     """List the registered architectures and their config options (for --model-opt).
 
-    e.g.: speechlang vision models
+    \b
+    Example: speechlang vision models
     """
     import dataclasses
 
@@ -135,6 +141,9 @@ def train(
     translate: Translate = 0.0,
     channels_last: ChannelsLast = True,
     compile: Compile = False,
+    moe_experts: MoeExperts = 0,
+    max_minutes: MaxMinutes = 0.0,
+    hogwild: Hogwild = 0,
     precision: Precision = "fp32",
     device: Device = "auto",
     threads: Threads = 0,
@@ -142,9 +151,10 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUTPUT_DIR/checkpoint_last.pt")] = False,
     json_out: Json = False,
 ) -> None:
-    """Train a CNN classifier (runs under torchrun for DDP); best model: OUTPUT_DIR/checkpoint_best.pt.
+    """Train a CNN classifier (runs under torchrun for DDP, or --hogwild N); best model: OUTPUT_DIR/checkpoint_best.pt.
 
-    e.g.: speechlang vision train --train data/train-images-idx3-ubyte.gz -o exp/resnet --arch resnet --epochs 12
+    \b
+    Example: speechlang vision train --train data/train-images-idx3-ubyte.gz -o exp/resnet --arch resnet --epochs 12
     """
     from speechlang.vision.train import train as run_train
 
@@ -168,7 +178,8 @@ def evaluate(
 ) -> None:
     """Accuracy, per-class accuracy and the confusion matrix of a model on labelled images.
 
-    e.g.: speechlang vision eval -m exp/resnet -d data/t10k-images-idx3-ubyte.gz --confusion-png cm.png
+    \b
+    Example: speechlang vision eval -m exp/resnet -d data/t10k-images-idx3-ubyte.gz --confusion-png cm.png
     """
     from speechlang.vision.evaluate import evaluate_model, format_report, render_confusion
     from speechlang.vision.png import write_png
@@ -203,7 +214,8 @@ def predict(
 ) -> None:
     """Label image files: prints FILE, then LABEL<TAB>PROB top-k times, tab separated, one file a line.
 
-    e.g.: speechlang vision predict -m exp/resnet shoe.png bag.pgm > labels.tsv
+    \b
+    Example: speechlang vision predict -m exp/resnet shoe.png bag.pgm > labels.tsv
     """
     from speechlang.vision.predict import predict_files
     from speechlang.vision.train import load_model
@@ -232,7 +244,8 @@ def cascade(
 ) -> None:
     """Cascade inference: accuracy and share of images sent to the large model.
 
-    e.g.: speechlang vision cascade --small exp/lenet --large exp/resnet -d test-images-idx3-ubyte.gz --threshold 0.95
+    \b
+    Example: speechlang vision cascade --small exp/lenet --large exp/resnet -d t10k-images-idx3-ubyte --threshold 0.95
     """
     from speechlang.vision.cascade import cascade_evaluate
     from speechlang.vision.train import load_model
@@ -282,7 +295,9 @@ def prune(
 ) -> None:
     """Magnitude pruning with fine-tuning (and optional int8); figures before and after on --data.
 
-    e.g.: speechlang vision compress prune -m exp/resnet --train train.gz -d test.gz --sparsity 0.8 --int8 -o exp/pruned
+    \b
+    Example: speechlang vision compress prune -m exp/resnet --train train.npz -d test.npz \\
+             --sparsity 0.8 --int8 -o exp/pruned
     """
     from speechlang.vision.compress import prune as run_prune
 
@@ -303,7 +318,8 @@ def quantize(
 ) -> None:
     """Dynamic int8 quantization for CPU inference; figures before and after on --data.
 
-    e.g.: speechlang vision compress quantize -m exp/resnet -d test.gz -o exp/int8
+    \b
+    Example: speechlang vision compress quantize -m exp/resnet -d test.npz -o exp/int8
     """
     from speechlang.vision.compress import quantize as run_quantize
 
@@ -338,7 +354,9 @@ def distill(
 ) -> None:
     """Distill a smaller student from a teacher's soft targets; figures of teacher and student.
 
-    e.g.: speechlang vision compress distill --teacher exp/r --model-opt widths=8,16,32 --train tr.gz -d te.gz -o st
+    \b
+    Example: speechlang vision compress distill --teacher exp/resnet --model-opt widths=8,16,32 \\
+             --train train.npz -d test.npz -o exp/student
     """
     from speechlang.vision.compress import distill as run_distill
 

@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from speechlang import log
-from speechlang.cli._util import Device, Json, Seed, Threads, emit_json, make_app
+from speechlang.cli._util import (
+    Device,
+    Hogwild,
+    Json,
+    Precision,
+    Seed,
+    Threads,
+    emit_json,
+    is_main_process,
+    make_app,
+)
 from speechlang.errors import ConfigError
 from speechlang.io import check_writable
 
@@ -46,15 +56,20 @@ def train(
     threads: Threads = 0,
     device: Device = "auto",
     backend: Annotated[str, typer.Option(
-        "--backend", help="numba (CPU threads), torch, or auto (torch on a GPU)")] = "auto",
+        "--backend", help="numba (CPU threads), torch, or auto (torch on a GPU or with --hogwild)")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", help="torch backend: pairs per batch")] = 16384,
+    precision: Precision = "fp32",
+    hogwild: Hogwild = 0,
+    max_minutes: Annotated[float, typer.Option(
+        "--max-minutes", min=0, help="torch backend: training time budget (0: none)")] = 0.0,
     save_vocab: Annotated[str | None, typer.Option("--save-vocab", help="also write `word count` lines here")] = None,
     metrics: Annotated[str | None, typer.Option("--metrics", help="append per-epoch JSON lines here")] = None,
     temp_dir: Annotated[str | None, typer.Option("--temp-dir", "-T", help="where token ids are spooled")] = None,
 ) -> None:
     """Train skip-gram vectors on a tokenized corpus (streamed; stdin works).
 
-    e.g.: speechlang w2v train -i corpus.tok --loss ns --dim 100 --epochs 5 --threads 2 -O vectors.bin
+    \b
+    Example: speechlang w2v train -i corpus.tok --loss ns --dim 100 --epochs 5 --threads 2 -O vectors.bin
     """
     from speechlang.w2v.train import W2VConfig, config_dict
     from speechlang.w2v.train import train as train_vectors
@@ -66,12 +81,15 @@ def train(
     binary = format == "binary" or (format == "auto" and str(output).endswith(".bin"))
     cfg = W2VConfig(loss=loss, dim=dim, window=window, negative=negative, min_count=min_count,
                     sample=sample, epochs=epochs, alpha=alpha, min_alpha=min_alpha, seed=seed,
-                    threads=threads, device=device, backend=backend, batch_size=batch_size)
+                    threads=threads, device=device, backend=backend, batch_size=batch_size,
+                    precision=precision, hogwild=hogwild, max_minutes=max_minutes)
     cfg.check()
     for path in (output, save_vocab, metrics):
         if path is not None:
             check_writable(path)
     result = train_vectors(input or ["-"], cfg, temp_dir=temp_dir)
+    if not is_main_process():  # under torchrun, rank 0 alone writes
+        return
     if save_vocab:
         write_vocab(Vocab(result.words, result.counts), save_vocab)
     write_vectors(output, result.words, result.vectors, binary=binary)
@@ -94,7 +112,8 @@ def similar(
 ) -> None:
     """The k nearest words by cosine similarity.
 
-    e.g.: speechlang w2v similar king -v vectors.bin -k 10
+    \b
+    Example: speechlang w2v similar king -v vectors.bin -k 10
     """
     from speechlang.w2v.neighbors import KeyedVectors
 
@@ -114,7 +133,8 @@ def analogy(
 ) -> None:
     """Answer a : b = c : ? by 3CosAdd (nearest to b - a + c, unit vectors).
 
-    e.g.: speechlang w2v analogy man king woman -v vectors.bin -k 5
+    \b
+    Example: speechlang w2v analogy man king woman -v vectors.bin -k 5
     """
     from speechlang.w2v.neighbors import KeyedVectors
 
@@ -136,7 +156,8 @@ def evaluate(
 ) -> None:
     """Analogy accuracy per section (with coverage) and Spearman's rho on similarity sets.
 
-    e.g.: speechlang w2v eval -v vectors.bin --analogies questions-words.txt --similarity wordsim353.tsv --json
+    \b
+    Example: speechlang w2v eval -v vectors.bin --analogies questions-words.txt --similarity wordsim353.tsv --json
     """
     from speechlang.w2v.evaluate import evaluate_analogies, evaluate_similarity
     from speechlang.w2v.neighbors import KeyedVectors

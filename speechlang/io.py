@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -23,6 +24,8 @@ from speechlang.errors import DataError, FormatError
 
 STDIO = (None, "-", "")
 GZIP_MAGIC = b"\x1f\x8b"
+# what a gzip stream raises on truncated or corrupt data (zlib.error is not an OSError)
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 def display_name(path: str | os.PathLike | None) -> str:
@@ -80,9 +83,9 @@ def iter_lines(
                     f"{e.start + 1}); fix the file or pass --encoding-errors replace"
                 ) from None
             yield line.rstrip("\r\n")
-    except (OSError, EOFError) as e:
-        if isinstance(e, gzip.BadGzipFile) or isinstance(e, EOFError):
-            raise FormatError(f"{name}: truncated or corrupt gzip data ({e})") from None
+    except GZIP_ERRORS as e:
+        raise FormatError(f"{name}: truncated or corrupt gzip data ({e})") from None
+    except OSError as e:
         raise _os_error(name, "read", e) from None
     finally:
         if f is not sys.stdin.buffer:
@@ -157,3 +160,46 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def load_npy(path: str | os.PathLike, *, mmap_mode: str | None = None):
+    """One array from a .npy file (no pickled objects), memory-mapped with `mmap_mode="r"`.
+
+    Raises DataError when the file cannot be opened and FormatError when it is truncated or
+    corrupt (numpy raises many exception types for a bad header or short data).
+    """
+    import numpy as np
+
+    try:
+        arr = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        raise _os_error(path, "read", e) from None
+    except Exception as e:
+        raise FormatError(f"{path}: not a readable NPY array (truncated or corrupt?): {e}") from None
+    if not isinstance(arr, np.ndarray):
+        arr.close()
+        raise FormatError(f"{path}: expected an NPY array, found an NPZ archive")
+    return arr
+
+
+def load_npz(path: str | os.PathLike) -> dict:
+    """Every array of an .npz archive (no pickled objects) as {name: array}, read eagerly.
+
+    Raises DataError when the file cannot be opened and FormatError when it is not a complete
+    archive (a bad zip directory, CRC or compressed stream, or a corrupt member).
+    """
+    import numpy as np
+
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        raise _os_error(path, "read", e) from None
+    except Exception as e:
+        raise FormatError(f"{path}: not a readable NPZ archive (truncated or corrupt?): {e}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise FormatError(f"{path}: expected an NPZ archive, found a single NPY array")
+    try:
+        with z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:
+        raise FormatError(f"{path}: not a readable NPZ archive (truncated or corrupt?): {e}") from None

@@ -22,6 +22,29 @@ class CliResult:
     stderr: str
 
 
+@pytest.fixture(scope="session")
+def leaf_commands() -> dict[str, object]:
+    """Every runnable command of the tree, as {"group sub": click command} (groups imported)."""
+    import typer
+
+    from speechlang.cli.main import app
+
+    root = typer.main.get_command(app)
+    ctx_cls = type(root.make_context("speechlang", ["--help"], resilient_parsing=True))
+    found: dict[str, object] = {}
+
+    def walk(cmd, path: list[str], parent) -> None:
+        if not hasattr(cmd, "list_commands"):
+            found[" ".join(path)] = cmd
+            return
+        ctx = ctx_cls(cmd, info_name=path[-1] if path else "speechlang", parent=parent)
+        for name in cmd.list_commands(ctx):
+            walk(cmd.get_command(ctx, name), [*path, name], ctx)
+
+    walk(root, [], None)
+    return found
+
+
 @pytest.fixture
 def cli(monkeypatch):
     """cli(*args, input=str|bytes|None) -> CliResult; runs `speechlang ARGS` in this process."""

@@ -44,3 +44,14 @@ def test_debug_shows_traceback(cli):
     r = cli("--debug", "accel", "check", "--device", "tpu")
     assert r.exit_code == 1
     assert "Traceback" in r.stderr and "ConfigError" in r.stderr
+
+
+def test_every_command_help_has_an_example(cli, leaf_commands):
+    assert len(leaf_commands) > 30
+    for name in leaf_commands:
+        r = cli(*name.split(), "--help")
+        assert r.exit_code == 0, (name, r.stderr)
+        lines = [ln.strip() for ln in r.stdout.splitlines() if ln.strip().startswith("Example:")]
+        assert lines, f"`speechlang {name} --help` has no Example: line"
+        assert all(f"speechlang {name} " in ln + " " for ln in lines), (name, lines)  # examples of this command
+

@@ -42,7 +42,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         raise FormatError(f"{p}: not a readable speechlang checkpoint (truncated or corrupt?): {msg}") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise FormatError(f"{p}: not a speechlang checkpoint (no '{FORMAT}' header)")
-    if record.get("format_version", 0) > FORMAT_VERSION:
+    if not isinstance(record.get("format_version", 0), int) or record.get("format_version", 0) > FORMAT_VERSION:
         raise FormatError(
             f"{p}: checkpoint format {record['format_version']} is newer than this speechlang "
             f"({FORMAT_VERSION}); upgrade speechlang"

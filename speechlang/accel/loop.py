@@ -38,6 +38,7 @@ from speechlang.accel.distributed import (
     DistEnv,
     all_reduce_sum,
     broadcast_object,
+    collective_errors,
     init_distributed,
     shard_indices,
 )
@@ -80,7 +81,10 @@ class TrainConfig:
     checkpoint_every: int = field(default=0, metadata={"help": "also checkpoint every N steps (0: each epoch only)"})
     keep_epochs: int = field(default=0, metadata={"help": "keep the last N per-epoch checkpoints (for averaging)"})
     max_bad_steps: int = field(default=50, metadata={"help": "abort after this many non-finite steps in a row"})
-    dist_timeout_s: float = 300.0
+    dist_timeout_s: float = field(default=1800.0, metadata={
+        "help": "seconds a collective may wait under torchrun (covers rank 0's evaluation)"})
+    rdzv_timeout_s: float = field(default=60.0, metadata={
+        "help": "seconds to reach MASTER_ADDR:MASTER_PORT and meet the other ranks"})
 
     def check(self) -> None:
         if self.epochs < 1 and self.max_steps < 1:
@@ -139,6 +143,18 @@ def _improved(value: float, best: float | None, mode: str) -> bool:
     return best is None or (value < best if mode == "min" else value > best)
 
 
+def _past(deadline: float, env: DistEnv, device: torch.device) -> bool:
+    """Whether the time budget is spent; under DDP rank 0's clock decides, so that every rank
+    stops after the same step (a rank that stopped alone would leave the others waiting)."""
+    past = time.perf_counter() > deadline
+    if env.distributed:
+        flag = torch.tensor([float(past)], device=device)
+        torch.distributed.broadcast(flag, 0)
+        past = bool(flag.item())
+    return past
+
+
+@collective_errors()
 def fit(
     model: nn.Module,
     loss_fn: Callable[[nn.Module, object], tuple[torch.Tensor, int]],
@@ -162,7 +178,7 @@ def fit(
     """
     cfg.check()
     device = resolve_device(cfg.device)
-    env = init_distributed(device, cfg.dist_timeout_s)
+    env = init_distributed(device, cfg.dist_timeout_s, cfg.rdzv_timeout_s)
     prec = precision_policy(cfg.precision, device)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and env.is_main:
@@ -282,7 +298,7 @@ def fit(
             if cfg.max_steps and st["step"] >= cfg.max_steps:
                 done = True
                 break
-            if deadline is not None and time.perf_counter() > deadline:
+            if deadline is not None and _past(deadline, env, device):
                 log.info(f"time budget of {cfg.max_minutes:g} min reached in epoch {epoch + 1}")
                 done = True
                 break

@@ -23,8 +23,11 @@ def set_threads(n: int | None) -> int:
         n = cpu_count()
     if n < 0:
         raise ConfigError(f"--threads must be >= 0, got {n}")
-    torch.set_num_threads(n)
     import numba
 
+    # numba first: starting its OpenMP thread pool resets the OpenMP thread count that torch
+    # shares, so a torch count set before it would be lost (torch then runs on every CPU and
+    # one-thread runs stop repeating exactly)
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    torch.set_num_threads(n)
     return n

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from speechlang.errors import DataError, FormatError
-from speechlang.io import atomic_output, iter_lines
+from speechlang.io import atomic_output, iter_lines, load_npz
 
 FORMAT, VERSION = "speechlang-ali", 1
 FIELDS = ("pdf", "phone", "state", "ctx_left", "ctx_right")
@@ -79,14 +79,17 @@ def read_alignments(path: str | os.PathLike) -> Alignments:
                         "`speechlang asr align` first")
     try:
         meta = json.loads((p / "ali.json").read_text(encoding="utf-8"))
-        z = np.load(p / "ali.npz")
-        utts = [str(u) for u in z["utts"]]
-        offsets = z["offsets"]
-        arrays = {k: z[k] for k in FIELDS}
-    except (json.JSONDecodeError, KeyError, ValueError, OSError) as e:
-        raise FormatError(f"{p}: corrupt alignment dir ({type(e).__name__}: {e})") from None
-    if meta.get("format") != FORMAT or len(offsets) != len(utts) + 1 or any(
-            len(a) != offsets[-1] for a in arrays.values()):
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FormatError(f"{p / 'ali.json'}: not valid JSON ({e})") from None
+    z = load_npz(p / "ali.npz")
+    missing = [k for k in ("utts", "offsets", *FIELDS) if k not in z]
+    if missing:
+        raise FormatError(f"{p / 'ali.npz'}: no {', '.join(missing)} array(s); rerun `speechlang asr align`")
+    utts, offsets = [str(u) for u in z["utts"].ravel()], z["offsets"]
+    arrays = {k: z[k] for k in FIELDS}
+    if (not isinstance(meta, dict) or meta.get("format") != FORMAT or offsets.shape != (len(utts) + 1,)
+            or offsets.dtype.kind not in "iu" or offsets[0] != 0 or np.any(offsets[1:] < offsets[:-1])
+            or any(a.shape != (offsets[-1],) or a.dtype.kind not in "iu" for a in arrays.values())):
         raise FormatError(f"{p}: ali.npz and ali.json are inconsistent")
     return Alignments(utts, offsets, arrays, meta)
 

@@ -30,6 +30,7 @@ import torch
 
 from speechlang import log
 from speechlang.asr import _kernels
+from speechlang.asr.fmllr import FmllrConfig, apply_transform, estimate_speakers, frame_weights
 from speechlang.asr.lexicon import SIL_WORD
 from speechlang.asr.model import AcousticModel
 from speechlang.errors import ConfigError, DataError
@@ -217,12 +218,14 @@ def decode_utterance(graph: DecodeGraph, loglik: np.ndarray, cfg: DecodeConfig) 
 
 
 def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto",
-               acoustic_scale: float | None = None, quantize: bool = False):
+               acoustic_scale: float | None = None, quantize: bool = False,
+               transforms: dict | None = None):
     """Decode every utterance of a feature dir. Yields (utt, hypotheses); the last item is a
     summary dict under the key None with timing (real-time factor of the search + likelihoods).
     GMM likelihoods: numba on CPU; torch when `device` resolves to a GPU. A DNN model dir
     (speechlang.asr.dnn) gives scaled likelihoods instead (`acoustic_scale`, int8 `quantize`);
-    `lm_path` None: the model dir's lm.arpa."""
+    `lm_path` None: the model dir's lm.arpa. `transforms` {speaker: (D, D+1) fMLLR} adapt the
+    features of the speakers (utt2spk of the feature dir) they name."""
     from speechlang.accel import resolve_device
     from speechlang.asr import dnn
     from speechlang.asr.featfile import read_feats
@@ -252,9 +255,12 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
         def score(x):
             return model.gmm.loglik(x, dev)
     shift = float(model.features.get("frame_shift_ms", 10.0)) / 1000
+    utt2spk = feats.datadir().utt2spk if transforms else {}
     frames, t_ll, t_search, failed = 0, 0.0, 0.0, 0
     for u in feats.utts():
         x = feats[u]
+        if transforms and utt2spk[u] in transforms:
+            x = apply_transform(transforms[utt2spk[u]], x)
         t1 = time.perf_counter()
         ll = score(x)
         t2 = time.perf_counter()
@@ -273,6 +279,67 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
                  "graph_states": graph.num_states, "graph_build_s": round(build_s, 3),
                  "loglik_s": round(t_ll, 3), "search_s": round(t_search, 3),
                  "rtf": round((t_ll + t_search) / max(audio, 1e-9), 5)}
+
+
+def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto",
+                     si_model_dir=None, fcfg: FmllrConfig = FmllrConfig(sil_weight=0.01),
+                     rounds: int = 2):
+    """Two-pass decoding with unsupervised per-speaker fMLLR (Kaldi's decode_fmllr.sh).
+
+    Pass 1 decodes with the speaker-independent model (`si_model_dir`, default the SAT
+    model's `si_model`, else the model itself with identity transforms; a DNN dir made on the
+    same tree also serves, its likelihoods then drive pass 1); its 1-best words are
+    force-aligned (same model, same features) and each speaker's transform is estimated from
+    those alignments under `model_dir`'s Gaussians (silence frames weighted fcfg.sil_weight).
+    With rounds=2 the adapted features are decoded with the model and the transforms
+    re-estimated from that output; the last decode uses the final transforms. Speakers come
+    from the feature dir's utt2spk; its transcripts are never read. Yields like decode_dir;
+    the summary adds `passes`, the fMLLR summaries and the real-time factor of all passes."""
+    from speechlang.asr.align import align_utterance
+    from speechlang.asr.featfile import read_feats
+    from speechlang.asr.model import read_model
+
+    if rounds < 1:
+        raise ConfigError("--fmllr-rounds must be >= 1")
+    model = read_model(model_dir)
+    si_dir = si_model_dir or model.info.get("si_model") or model_dir
+    if not Path(si_dir).is_dir():
+        raise DataError(f"{si_dir}: the speaker-independent model (first pass) is missing; pass "
+                        "--si-model")
+    si = read_model(si_dir)
+    if si.gmm.num_pdfs != model.gmm.num_pdfs or si.tree.to_json() != model.tree.to_json():
+        raise DataError(f"{si_dir} and {model_dir} have different trees; the first-pass model must "
+                        "share the SAT model's tied states")
+    feats = read_feats(feat_dir)
+    utt2spk = feats.datadir().utt2spk
+    sil = model.lexicon.phone_id[model.lexicon.silence]
+    transforms: dict = {}
+    est, secs = [], 0.0
+    for r in range(rounds):
+        src_dir, src = (si_dir, si) if r == 0 else (model_dir, model)
+        out = list(decode_dir(feat_dir, src_dir, lm_path, cfg, device, transforms=transforms))
+        hyps, summary = dict(out[:-1]), out[-1][1]
+        secs += summary["loglik_s"] + summary["search_s"]
+        t0 = time.perf_counter()
+        items = []
+        for u in feats.utts():
+            x = feats[u]
+            w = transforms.get(utt2spk[u])
+            words = hyps[u][0].words if hyps[u] else []
+            ali, *_ = align_utterance(src, x if w is None else apply_transform(w, x), words,
+                                      cfg.sil_prob)
+            if ali is not None:
+                items.append((u, x, ali.pdf, frame_weights(ali.phone, sil, fcfg.sil_weight)))
+        transforms, info = estimate_speakers(model.gmm, items, utt2spk, fcfg, transforms)
+        secs += time.perf_counter() - t0
+        est.append(info)
+        log.info(f"fMLLR round {r + 1}: {info['speakers']} speakers, auxiliary function "
+                 f"+{info['auxf_gain_per_frame']} per frame")
+    for u, hyps in decode_dir(feat_dir, model_dir, lm_path, cfg, device, transforms=transforms):
+        if u is None:
+            hyps = dict(hyps, passes=rounds + 1, fmllr=est, rtf_final=hyps["rtf"],
+                        rtf=round((secs + hyps["loglik_s"] + hyps["search_s"]) / max(hyps["audio_s"], 1e-9), 5))
+        yield u, hyps
 
 
 def _check_features(got: dict, want: dict, feat_dir, model_dir) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from speechlang.asr.datadir import DataDir, read_datadir, write_datadir
 from speechlang.errors import DataError, FormatError
-from speechlang.io import atomic_output, iter_lines
+from speechlang.io import atomic_output, iter_lines, load_npy
 
 FORMAT, VERSION = "speechlang-feats", 1
 
@@ -41,23 +41,25 @@ class FeatureArchive:
             self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise FormatError(f"{meta_path}: not valid JSON ({e})") from None
-        if self.meta.get("format") != FORMAT:
+        if not isinstance(self.meta, dict) or self.meta.get("format") != FORMAT:
             raise FormatError(f"{meta_path}: not a speechlang feature dir")
+        if not isinstance(self.meta.get("dim"), int) or not isinstance(self.meta.get("config"), dict):
+            raise FormatError(f"{meta_path}: no integer 'dim' or no 'config'; rerun `speechlang asr features`")
         self.index: dict[str, tuple[int, int]] = {}
         for lineno, line in enumerate(iter_lines(self.path / "feats.index"), 1):
             f = line.split()
             try:
-                self.index[f[0]] = (int(f[1]), int(f[2]))
+                start, frames = int(f[1]), int(f[2])
             except (IndexError, ValueError):
+                start = frames = -1
+            if start < 0 or frames < 0:
                 raise FormatError(f"{self.path / 'feats.index'}:{lineno}: expected 'UTT START "
-                                  "NUM_FRAMES'") from None
-        try:
-            self.data = np.load(self.path / "feats.npy", mmap_mode="r")
-        except (OSError, ValueError) as e:
-            raise FormatError(f"{self.path / 'feats.npy'}: cannot load ({e})") from None
-        if self.data.ndim != 2 or self.data.shape[1] != self.meta["dim"]:
-            raise FormatError(f"{self.path / 'feats.npy'}: shape {self.data.shape} does not match "
-                              f"dim {self.meta['dim']} in feats.json")
+                                  "NUM_FRAMES' (whole numbers >= 0)")
+            self.index[f[0]] = (start, frames)
+        self.data = load_npy(self.path / "feats.npy", mmap_mode="r")
+        if self.data.ndim != 2 or self.data.dtype.kind != "f" or self.data.shape[1] != self.meta["dim"]:
+            raise FormatError(f"{self.path / 'feats.npy'}: a {self.data.dtype} array of shape {self.data.shape}; "
+                              f"feats.json expects float (frames, {self.meta['dim']})")
         end = max((s + n for s, n in self.index.values()), default=0)
         if end > self.data.shape[0]:
             raise FormatError(f"{self.path / 'feats.npy'}: truncated ({self.data.shape[0]} frames, "

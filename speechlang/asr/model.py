@@ -8,9 +8,10 @@ A model dir holds everything needed to align and decode with it:
                   start[p]..start[p+1]-1), loop_prob (phones, 3) self-loop probabilities
     tree.json     the state-tying tree (speechlang.asr.tree.Tree.to_json)
     phones.txt    PHONE ID per line; lexicon.txt: the lexicon it was trained with
-    model.json    {"format": "speechlang-gmm-hmm", "version": 1, "kind": "mono"|"tri",
+    model.json    {"format": "speechlang-gmm-hmm", "version": 1, "kind": "mono"|"tri"|"sat",
                    "features": FeatureConfig dict, "silence": "SIL", "num_pdfs", "num_gauss",
                    "train": training config and log}
+    trans.npz     SAT models only: the training speakers' fMLLR transforms (speechlang.asr.fmllr)
 """
 
 from __future__ import annotations
@@ -58,10 +59,14 @@ class AcousticModel:
         return out
 
 
-def write_model(m: AcousticModel, path: str | os.PathLike) -> None:
-    """Write the model dir atomically (a complete dir or nothing)."""
+def write_model(m: AcousticModel, path: str | os.PathLike, transforms: dict | None = None) -> None:
+    """Write the model dir atomically (a complete dir or nothing); `transforms` {speaker: (D, D+1)}
+    go to trans.npz."""
     with atomic_dir(path) as tmp:
         tmp = Path(tmp)
+        if transforms is not None:
+            from speechlang.asr.fmllr import write_transforms
+            write_transforms(tmp / "trans.npz", transforms)
         with atomic_output(tmp / "gmm.npz", "wb") as f:
             np.savez(f, weights=m.gmm.weights, means=m.gmm.means, vars=m.gmm.vars,
                      start=m.gmm.start, loop_prob=m.loop_prob)

@@ -12,7 +12,12 @@ splits Gaussians until the total reaches the target (linearly over the first ite
 Triphones (train_deltas.sh): decision-tree tying of word-internal triphone states on the
 monophone alignments, one Gaussian per leaf from the tree statistics, then Viterbi
 iterations with realignment and splitting up to --gaussians.
+Speaker-adaptive training (train_sat.sh, without rebuilding the tree): from the triphone
+model and its alignments, per-speaker fMLLR transforms (speechlang.asr.fmllr) are estimated
+at the iterations `fmllr_iters`, and the model is re-estimated on the transformed features,
+with realignment on those features every few iterations.
 """
+
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from speechlang.accel import set_seed
 from speechlang.asr.align import align_utterance, posteriors
 from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.featfile import FeatureArchive, read_feats
+from speechlang.asr.fmllr import FmllrConfig, apply_transform, estimate_speakers, frame_weights
 from speechlang.asr.gmm import GMMSet, GMMStats, reestimate, split
 from speechlang.asr.lexicon import Lexicon, map_transcripts, read_lexicon
 from speechlang.asr.model import AcousticModel, read_model, write_model
@@ -52,6 +58,27 @@ class MonoConfig:
             raise ConfigError("--iters and --gaussians must be >= 1, --var-floor in (0, 1)")
         if not 0 < self.sil_prob < 1:
             raise ConfigError("--sil-prob must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class SatConfig:
+    iters: int = 8
+    fmllr_iters: tuple[int, ...] = (0, 2, 4, 6)  # re-estimate the transforms at these iterations
+    realign_every: int = 2  # realign on the adapted features every N iterations
+    gaussians: int = 0  # target total Gaussians; 0: keep the starting model's number
+    fmllr_sweeps: int = 20  # row-by-row update sweeps per estimation
+    sil_weight: float = 0.0  # weight of silence frames in the fMLLR statistics
+    min_count: float = 50.0  # speakers with fewer frames keep the identity
+    var_floor: float = 0.01
+    sil_prob: float = 0.5
+    oov_word: str | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.iters < 1 or self.realign_every < 1 or self.gaussians < 0:
+            raise ConfigError("--iters and --realign-every must be >= 1, --gaussians >= 0")
+        if not self.fmllr_iters or min(self.fmllr_iters) != 0:
+            raise ConfigError("--fmllr-iters must include iteration 0")
 
 
 @dataclass(frozen=True)
@@ -104,6 +131,22 @@ def _target(it: int, start: int, target: int, inc_iters: int) -> int:
     if it >= inc_iters:
         return target
     return int(start + (target - start) * (it + 1) / inc_iters)
+
+
+class AdaptedFeatures:
+    """A feature archive seen through per-speaker fMLLR transforms (identity for speakers
+    without one): the `utts()` / `[utt]` interface of FeatureArchive."""
+
+    def __init__(self, feats: FeatureArchive, transforms: dict, utt2spk: dict):
+        self.feats, self.transforms, self.utt2spk = feats, transforms, utt2spk
+
+    def utts(self) -> list[str]:
+        return self.feats.utts()
+
+    def __getitem__(self, utt: str) -> np.ndarray:
+        x = self.feats[utt]
+        w = self.transforms.get(self.utt2spk[utt])
+        return x if w is None else apply_transform(w, x)
 
 
 def _viterbi_pass(model: AcousticModel, feats: FeatureArchive, text, sil_prob: float,
@@ -315,4 +358,63 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
     write_model(model, out_dir)
     return {"kind": "tri", "pdfs": model.gmm.num_pdfs, "gaussians": model.gmm.num_gauss,
             "loglik_per_frame": history[-1]["loglik_per_frame"],
+            "sec_per_iter": round(float(np.mean([h["seconds"] for h in history])), 3)}
+
+
+def train_sat(feat_dir, ali_dir, out_dir, cfg: SatConfig, si_dir=None) -> dict:
+    """Speaker-adaptive training from a triphone model (`si_dir`, default the model that made
+    the alignments) and its alignments; writes the model dir `out_dir` with the training
+    speakers' transforms in trans.npz. The tree and pdfs are the triphone model's, so its
+    alignments and first-pass decodes index the SAT model too."""
+    check_writable(out_dir)
+    set_seed(cfg.seed)
+    feats = read_feats(feat_dir)
+    alis = read_alignments(ali_dir)
+    si_dir = si_dir or alis.meta["model"]
+    model = read_model(si_dir)
+    lex = model.lexicon
+    if alis.meta.get("num_pdfs") != model.gmm.num_pdfs or alis.meta.get("phones") != lex.phones:
+        raise DataError(f"{ali_dir}: the alignments were not made with {si_dir} (align with it first)")
+    text = map_transcripts(feats.datadir().text, lex, cfg.oov_word, f"{feat_dir}/text")
+    utt2spk = feats.datadir().utt2spk
+    _, var = _global_stats(feats)
+    floor = cfg.var_floor * var
+    sil = lex.phone_id[lex.silence]
+    fcfg = FmllrConfig(iters=cfg.fmllr_sweeps, min_count=cfg.min_count, sil_weight=cfg.sil_weight)
+    model.kind = "sat"
+    fixed = {u: alis[u] for u in feats.utts() if u in alis}
+    if not fixed:
+        raise DataError("the alignments cover none of the utterances of the feature dir")
+    transforms: dict = {}
+    history = []
+    target = cfg.gaussians or model.gmm.num_gauss
+    for it in range(cfg.iters):
+        t1 = time.perf_counter()
+        rec_fmllr = None
+        if it in cfg.fmllr_iters:
+            items = ((u, feats[u], a.pdf, frame_weights(a.phone, sil, cfg.sil_weight))
+                     for u, a in fixed.items())
+            transforms, rec_fmllr = estimate_speakers(model.gmm, items, utt2spk, fcfg, transforms)
+            log.info(f"sat iter {it + 1}: fMLLR for {rec_fmllr['speakers']} speakers, auxiliary "
+                     f"function +{rec_fmllr['auxf_gain_per_frame']} per frame")
+        adapted = AdaptedFeatures(feats, transforms, utt2spk)
+        if it % cfg.realign_every == 0 and it > 0:
+            st, occ, visits, failed = _viterbi_pass(model, adapted, text, cfg.sil_prob, collect=fixed)
+            model.loop_prob = _loop_from_counts(occ, visits, model.loop_prob)
+        else:
+            st, failed = GMMStats(model.gmm), 0
+            for u, a in fixed.items():
+                x = adapted[u]
+                st.add(x, np.arange(len(x)), a.pdf, np.ones(len(x)))
+        if st.frames == 0:
+            raise DataError("no utterance could be aligned with the adapted features")
+        model.gmm = reestimate(st, floor)
+        _split_and_record(model, st, target, "sat", it, failed, t1, history)
+        if rec_fmllr:
+            history[-1]["fmllr_auxf_gain"] = rec_fmllr["auxf_gain_per_frame"]
+    model.info = {"config": asdict(cfg), "history": history, "feat_dir": str(feat_dir),
+                  "ali_dir": str(ali_dir), "si_model": str(si_dir)}
+    write_model(model, out_dir, transforms)
+    return {"kind": "sat", "pdfs": model.gmm.num_pdfs, "gaussians": model.gmm.num_gauss,
+            "speakers": len(transforms), "loglik_per_frame": history[-1]["loglik_per_frame"],
             "sec_per_iter": round(float(np.mean([h["seconds"] for h in history])), 3)}

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from speechlang.errors import FormatError
-from speechlang.io import GZIP_MAGIC, STDIO, atomic_output, display_name, open_input
+from speechlang.io import GZIP_ERRORS, GZIP_MAGIC, STDIO, atomic_output, display_name, open_input
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 
@@ -176,7 +176,7 @@ def read_arpa(path_or_stream: str | os.PathLike | IO | None) -> ArpaLM:
         stream = open_input(path, allow_gzip=gz)
         try:
             return _read(stream, name)
-        except (OSError, EOFError) as e:
+        except (*GZIP_ERRORS, OSError) as e:
             raise FormatError(f"{name}: truncated or corrupt gzip data ({e})") from None
         finally:
             if path not in STDIO:

@@ -14,8 +14,8 @@ from typing import IO
 
 import numpy as np
 
-from speechlang.errors import FormatError
-from speechlang.io import atomic_output, iter_lines
+from speechlang.errors import DataError, FormatError
+from speechlang.io import atomic_output, display_name, iter_lines
 from speechlang.ngram._kernels import format_count_lines
 from speechlang.ngram.count import BOS_ID
 
@@ -48,7 +48,7 @@ def write_counts(tables, vocab: list[str], sentences: int, path_or_stream: str |
 
 
 def read_counts(path: str | os.PathLike | None) -> dict[tuple[str, ...], int]:
-    """{(w1, ..., wn): count} from a counts file; FormatError naming the line on a bad one."""
+    """{(w1, ..., wn): count} from a counts file; FormatError naming the line on a bad one, DataError if empty."""
     out: dict[tuple[str, ...], int] = {}
     for lineno, line in enumerate(iter_lines(path), 1):
         if not line.strip():
@@ -61,6 +61,8 @@ def read_counts(path: str | os.PathLike | None) -> dict[tuple[str, ...], int]:
         if not sep or count < 0 or not words.split():
             raise FormatError(f"{path}:{lineno}: expected 'w1 ... wn<TAB>count', found {line[:60]!r}")
         out[tuple(words.split())] = count
+    if not out:
+        raise DataError(f"{display_name(path)}: no n-gram counts (empty file); write one with `speechlang ngram count`")
     return out
 
 

@@ -113,7 +113,7 @@ def tune_weights(lms: list[ArpaLM], dev_lines: Iterable[str], max_iter: int = 20
 def mix_files(paths: list[str], weights: list[float] | None, tune_on: str | None, output) -> list[float]:
     """Read the models, pick the weights (given, EM on `tune_on`, or uniform), write the mixture."""
     from speechlang import log
-    from speechlang.io import iter_lines
+    from speechlang.io import display_name, iter_lines
     from speechlang.ngram.arpa import read_arpa, write_arpa
 
     if len(paths) < 2:
@@ -122,7 +122,10 @@ def mix_files(paths: list[str], weights: list[float] | None, tune_on: str | None
         raise ConfigError("give either --weights or --tune-on, not both")
     lms = [read_arpa(p) for p in paths]
     if tune_on is not None:
-        weights, ppl = tune_weights(lms, list(iter_lines(tune_on)))
+        dev = list(iter_lines(tune_on))
+        if not dev:
+            raise DataError(f"{display_name(tune_on)}: the dev text for --tune-on is empty")
+        weights, ppl = tune_weights(lms, dev)
         log.info("EM weights " + " ".join(f"{w:.4f}" for w in weights) + f"; dev perplexity {ppl:.3f}")
     elif weights is None:
         weights = [1.0] * len(lms)

@@ -134,22 +134,36 @@ def _load(lm: ArpaLM | str) -> ArpaLM:
     return read_arpa(lm)
 
 
+def _is_path(source) -> bool:
+    return source is None or isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")
+
+
+def _empty(source):
+    """The error for a text without lines: a per-sentence tool with nothing to do has failed."""
+    from speechlang.errors import DataError
+    from speechlang.io import display_name
+
+    name = display_name(source) if _is_path(source) else "the input"
+    return DataError(f"{name}: no sentences (the input is empty)")
+
+
 def score_lines(lm: ArpaLM | str, source, encoding_errors: str = "strict") -> Iterable[SentenceScore]:
-    """Score every line of a text file ('-' = stdin) or iterable of strings."""
+    """Score every line of a text file ('-' = stdin) or iterable of strings; DataError when there is none."""
     from speechlang.io import iter_lines
 
     model = _load(lm)
-    lines = iter_lines(source, encoding_errors=encoding_errors) if (
-        source is None or isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")) else source
+    lines = iter_lines(source, encoding_errors=encoding_errors) if _is_path(source) else source
+    empty = True
     for line in lines:
+        empty = False
         yield score_sentence(model, line.split())
+    if empty:
+        raise _empty(source)
 
 
 def evaluate(lm: ArpaLM | str, source, per_sentence: bool = False,
              encoding_errors: str = "strict") -> tuple[Perplexity, list[SentenceScore]]:
     """Corpus perplexity of a text; the sentence scores too when per_sentence."""
-    from speechlang.errors import DataError
-
     kept: list[SentenceScore] = []
 
     def scores():
@@ -158,10 +172,7 @@ def evaluate(lm: ArpaLM | str, source, per_sentence: bool = False,
                 kept.append(s)
             yield s
 
-    result = perplexity(scores())
-    if result.sentences == 0:
-        raise DataError("no text to evaluate (the input is empty)")
-    return result, kept
+    return perplexity(scores()), kept  # score_lines fails on a text without sentences
 
 
 def query_lines(lm: ArpaLM | str, source, encoding_errors: str = "strict") -> Iterable[str]:
@@ -170,10 +181,11 @@ def query_lines(lm: ArpaLM | str, source, encoding_errors: str = "strict") -> It
     from speechlang.io import iter_lines
 
     model = _load(lm)
-    lines = iter_lines(source, encoding_errors=encoding_errors) if (
-        source is None or isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")) else source
+    lines = iter_lines(source, encoding_errors=encoding_errors) if _is_path(source) else source
     uni = model.ngrams[0]
+    empty = True
     for line in lines:
+        empty = False
         hist = [BOS]
         parts, total, oov = [], 0.0, 0
         for w in line.split() + [EOS]:
@@ -185,3 +197,5 @@ def query_lines(lm: ArpaLM | str, source, encoding_errors: str = "strict") -> It
             total += lp
             hist.append(w)
         yield "\t".join(parts) + f"\tTotal: {total:.6f} OOV: {oov}"
+    if empty:
+        raise _empty(source)

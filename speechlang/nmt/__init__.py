@@ -2,7 +2,9 @@
 
     speechlang nmt prepare | train | translate | average | score   (see docs/nmt.md)
 
-Modules, one per step: corpus (parallel text, filters), subword (sentencepiece), encoded (the
-prepared-data format), prepare, registry (architectures), lstm_attention, transformer, train,
-search (greedy, beam, ensembles), translate, average, score.
+Modules, one per step: corpus (parallel text, filters), subword (sentencepiece), words (word
+vocabularies), encoded (the prepared-data format), prepare, registry (architectures),
+lstm_attention, transformer, output (full, sampled and hierarchical softmax), train,
+model_parallel (the Transformer over two processes), search (greedy, beam, ensembles),
+translate, average, score.
 """

@@ -6,7 +6,8 @@ Layout (nanoGPT's `train.bin` idea, with offsets so sentences can be batched by 
   {split}.{lang}.ids.npy       int32, all sentences' subword ids end to end (no bos/eos)
   {split}.{lang}.offsets.npy   int64, n+1 entries: sentence i is ids[offsets[i]:offsets[i+1]]
   {split}.{lang}.txt           the raw (kept) target lines of dev/test splits, for BLEU
-  spm.model | spm.{lang}.model the sentencepiece model(s)
+  spm.model | spm.{lang}.model the sentencepiece model(s), or
+  vocab.txt | vocab.{lang}.txt word vocabularies (prepare --model-type word; words.py)
   meta.json                    format, languages, vocab sizes and hashes, per-split counts
 Arrays are opened with mmap, so a corpus never has to fit in memory twice.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from speechlang.errors import DataError, FormatError
+from speechlang.io import load_npy
 
 FORMAT, VERSION = "speechlang-nmt-data", 1
 
@@ -38,20 +40,18 @@ def write_side(d: str | os.PathLike, split: str, lang: str, seqs: list[list[int]
 def read_side(d: str | os.PathLike, split: str, lang: str, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(ids int32 memmap, offsets int64) of one split and side, validated against `vocab_size`."""
     base = Path(d) / f"{split}.{lang}"
-    try:
-        ids = np.load(f"{base}.ids.npy", mmap_mode="r")
-        offsets = np.load(f"{base}.offsets.npy")
-    except FileNotFoundError as e:
-        raise DataError(f"{e.filename}: missing; rerun `speechlang nmt prepare`") from None
-    except ValueError as e:
-        raise FormatError(f"{base}.*.npy: not a readable array (truncated?): {e}") from None
-    if (ids.ndim != 1 or offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0
-            or offsets[-1] != len(ids) or np.any(np.diff(offsets) < 0)):
+    for f in (f"{base}.ids.npy", f"{base}.offsets.npy"):
+        if not os.path.isfile(f):
+            raise DataError(f"{f}: missing; rerun `speechlang nmt prepare`")
+    ids, offsets = load_npy(f"{base}.ids.npy", mmap_mode="r"), load_npy(f"{base}.offsets.npy")
+    if (ids.ndim != 1 or offsets.ndim != 1 or ids.dtype.kind not in "iu" or offsets.dtype.kind not in "iu"
+            or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(ids)
+            or np.any(offsets[1:] < offsets[:-1])):
         raise FormatError(f"{base}.ids.npy/.offsets.npy do not match (truncated or mixed up?); "
                           "rerun `speechlang nmt prepare`")
     if len(ids) and (int(ids.max()) >= vocab_size or int(ids.min()) < 0):
         raise FormatError(f"{base}.ids.npy: ids outside the vocabulary of {vocab_size}; "
-                          "the data and the sentencepiece model do not belong together")
+                          "the data and the vocabulary do not belong together")
     return ids, offsets
 
 
@@ -67,11 +67,12 @@ def read_meta(d: str | os.PathLike) -> dict:
     if not p.is_file():
         raise DataError(f"{d}: not a prepared data directory (no meta.json); run `speechlang nmt prepare`")
     try:
-        meta = json.loads(p.read_text())
+        meta = json.loads(p.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise FormatError(f"{p}: not valid JSON: {e}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise FormatError(f"{p}: not a speechlang nmt data directory")
-    if meta.get("version", 0) > VERSION:
-        raise FormatError(f"{p}: format version {meta['version']} is newer than this speechlang")
+    if not isinstance(meta.get("version", 0), int) or meta.get("version", 0) > VERSION:
+        raise FormatError(f"{p}: format version {meta['version']!r} is not one this speechlang reads "
+                          f"(<= {VERSION}); upgrade speechlang or rerun `speechlang nmt prepare`")
     return meta

@@ -6,7 +6,8 @@ The decoder follows Luong et al. (2015): the top LSTM state h_t queries the enco
 m_s, the context c_t and h_t give the attentional state h~_t = tanh(W_c [c_t; h_t]) (eq. 5),
 which predicts the next word and is fed to the next step's input (sec. 3.3). The score is
 additive, v^T tanh(W_q h_t + W_k m_s) (Bahdanau et al. 2015, eq. 6), or multiplicative,
-h_t^T W_a m_s (Luong's "general", eq. 8).
+h_t^T W_a m_s (Luong's "general", eq. 8). h~_t feeds the output layer (`output.py`: full,
+sampled or hierarchical softmax).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speechlang.errors import ConfigError
+from speechlang.nmt.output import make_output_layer
 from speechlang.nmt.registry import Seq2Seq, register
 from speechlang.nmt.subword import PAD
 
@@ -36,6 +38,9 @@ class LSTMAttentionConfig:
     attention: str = "multiplicative"  # additive (Bahdanau) or multiplicative (Luong general)
     dropout: float = 0.2
     share_embeddings: bool = False  # one source/target embedding (joint vocab only)
+    output_layer: str = "full"    # full, sampled (training only; full softmax at test) or hierarchical
+    sampled_k: int = 1024         # sampled: candidate words per batch (a few % of a 50k vocabulary)
+    sampled_proposal: str = "log-uniform"  # sampled: log-uniform over frequency ranks, or unigram
 
 
 @register("lstm-attention")
@@ -63,8 +68,11 @@ class LSTMAttention(Seq2Seq):
         else:
             self.W_k = nn.Linear(D, D, bias=False)  # W_a applied to the keys once per sentence
         self.W_c = nn.Linear(2 * D, D, bias=False)
-        self.out = nn.Linear(D, c.tgt_vocab)
+        # the output matrix W, b of the full and sampled softmax (a hierarchical softmax has its own)
+        self.out = nn.Linear(D, c.tgt_vocab) if c.output_layer != "hierarchical" else None
         self.drop = nn.Dropout(c.dropout)
+        self.output = make_output_layer(c.output_layer, D, c.tgt_vocab, sampled_k=c.sampled_k,
+                                        sampled_proposal=c.sampled_proposal)
 
     def encode(self, src):
         lengths = (src != PAD).sum(1)
@@ -100,7 +108,10 @@ class LSTMAttention(Seq2Seq):
         att = torch.tanh(self.W_c(torch.cat([ctx, h], -1)))
         return att, {"h": torch.stack(hs, 1), "c": torch.stack(cs, 1), "feed": att}
 
-    def forward(self, src, tgt_in):
+    def _out_params(self):
+        return (self.out.weight, self.out.bias) if self.out is not None else (None, None)
+
+    def forward(self, src, tgt_in, tgt_out=None):
         enc = self.encode(src)
         state = self.init_state(enc)
         emb = self.drop(self.tgt_embed(tgt_in))
@@ -108,8 +119,11 @@ class LSTMAttention(Seq2Seq):
         for t in range(tgt_in.shape[1]):
             att, state = self._step(enc, state, emb[:, t])
             outs.append(att)
-        return self.out(self.drop(torch.stack(outs, 1)))
+        h = self.drop(torch.stack(outs, 1))
+        if tgt_out is None:
+            return self.output.scores(h, *self._out_params())
+        return self.output.loss(h, tgt_out, *self._out_params())
 
     def step(self, enc, state, y_prev):
         att, state = self._step(enc, state, self.drop(self.tgt_embed(y_prev)))
-        return F.log_softmax(self.out(att).float(), -1), state
+        return F.log_softmax(self.output.scores(att, *self._out_params()).float(), -1), state

@@ -25,8 +25,10 @@ class Seq2Seq(nn.Module):
     config_class: type = object
     arch: str = ""
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
-        """Logits (B, T, V_tgt) of the next token at each target position."""
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, tgt_out: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores (B, T, V_tgt) of the next token at each target position, whose log-softmax is
+        the model's log-probability; with tgt_out (B, T), the output layer's training loss per
+        position (B, T), 0 at PAD (`output.py`: full, sampled or hierarchical softmax)."""
         raise NotImplementedError
 
     def encode(self, src: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -3,8 +3,11 @@
     model = Transformer(TransformerConfig(src_vocab=8000, tgt_vocab=8000)); logits = model(src, tgt_in)
 
 Sinusoidal positions, embeddings scaled by sqrt(d), the output layer tied to the target
-embedding, and (with a joint vocabulary) one embedding shared by both sides. Incremental
-decoding caches each layer's self-attention keys and values.
+embedding (full or sampled softmax; a hierarchical softmax has its own tree, `output.py`),
+and (with a joint vocabulary) one embedding shared by both sides. Incremental decoding
+caches each layer's self-attention keys and values. `memory` (the encoder) and `features`
+(the decoder) are separate so that the model can be split into two pipeline stages
+(`model_parallel.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechlang.accel.moe import HardMoE, MoEConfig
 from speechlang.errors import ConfigError
+from speechlang.nmt.output import make_output_layer
 from speechlang.nmt.registry import Seq2Seq, register
 from speechlang.nmt.subword import PAD
 
@@ -33,6 +38,10 @@ class TransformerConfig:
     dropout: float = 0.1          # 0.1-0.3; more for small corpora
     share_embeddings: bool = True  # one embedding for source, target and output (joint vocab only)
     max_positions: int = 1024     # longest sequence (subwords, incl. eos)
+    output_layer: str = "full"    # full, sampled (training only; full softmax at test) or hierarchical
+    sampled_k: int = 1024         # sampled: candidate words per batch (a few % of a 50k vocabulary)
+    sampled_proposal: str = "log-uniform"  # sampled: log-uniform over frequency ranks, or unigram
+    moe_experts: int = 0          # > 0: each feed-forward block is a hard mixture of this many (accel.moe)
 
 
 def sinusoids(n: int, d: int) -> torch.Tensor:
@@ -74,12 +83,20 @@ class FeedForward(nn.Sequential):
         super().__init__(nn.Linear(d, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, d))
 
 
+def feed_forward(c: TransformerConfig) -> nn.Module:
+    """The dense block, or with `moe_experts` a Switch-style layer of such blocks (top-1 routing
+    per token; the trainer adds its load-balancing loss)."""
+    if c.moe_experts:
+        return HardMoE(MoEConfig(c.embed_dim, c.ff_dim, c.moe_experts, c.dropout, activation="relu"))
+    return FeedForward(c.embed_dim, c.ff_dim, c.dropout)
+
+
 class EncoderLayer(nn.Module):
     def __init__(self, c: TransformerConfig):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(c.embed_dim), nn.LayerNorm(c.embed_dim)
         self.attn = Attention(c.embed_dim, c.heads, c.dropout)
-        self.ff = FeedForward(c.embed_dim, c.ff_dim, c.dropout)
+        self.ff = feed_forward(c)
         self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x, mask):
@@ -94,7 +111,7 @@ class DecoderLayer(nn.Module):
         self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(c.embed_dim) for _ in range(3))
         self.self_attn = Attention(c.embed_dim, c.heads, c.dropout)
         self.cross = Attention(c.embed_dim, c.heads, c.dropout)
-        self.ff = FeedForward(c.embed_dim, c.ff_dim, c.dropout)
+        self.ff = feed_forward(c)
         self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x, k, v, mem_k, mem_v, mask, causal):
@@ -128,6 +145,8 @@ class Transformer(Seq2Seq):
         self.enc_ln, self.dec_ln = nn.LayerNorm(c.embed_dim), nn.LayerNorm(c.embed_dim)
         self.drop = nn.Dropout(c.dropout)
         self.scale = math.sqrt(c.embed_dim)
+        self.output = make_output_layer(c.output_layer, c.embed_dim, c.tgt_vocab, sampled_k=c.sampled_k,
+                                        sampled_proposal=c.sampled_proposal)
 
     def _embed(self, table: nn.Embedding, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
         T = ids.shape[1]
@@ -135,28 +154,43 @@ class Transformer(Seq2Seq):
             raise ConfigError(f"sequence of {start + T} tokens exceeds max_positions {self.config.max_positions}")
         return self.drop(table(ids) * self.scale + self.pe[start:start + T])
 
-    def encode(self, src):
-        mask = (src != PAD)[:, None, None, :]  # (B, 1, 1, S)
+    def memory(self, src):
+        """src (B, S) -> encoder output (B, S, D)."""
+        mask = (src != PAD)[:, None, None, :]
         x = self._embed(self.src_embed, src)
         for layer in self.encoder:
             x = layer(x, mask)
-        mem = self.enc_ln(x)
-        enc = {"mask": mask}
+        return self.enc_ln(x)
+
+    def cross_kv(self, src, mem):
+        """The decoder's view of the source: key mask (B, 1, 1, S) and each layer's cross-attention keys/values."""
+        enc = {"mask": (src != PAD)[:, None, None, :]}
         for i, layer in enumerate(self.decoder):
             enc[f"k{i}"], enc[f"v{i}"] = layer.cross.kv(mem)
         return enc
 
-    def _logits(self, x):
-        return F.linear(self.dec_ln(x), self.tgt_embed.weight)
+    def encode(self, src):
+        return self.cross_kv(src, self.memory(src))
 
-    def forward(self, src, tgt_in):
-        enc = self.encode(src)
+    def _logits(self, x):
+        return self.output.scores(self.dec_ln(x), self.tgt_embed.weight, None)
+
+    def features(self, enc, tgt_in):
+        """Teacher-forced decoder states (B, T, D) before the final layer norm."""
         x = self._embed(self.tgt_embed, tgt_in)
         for i, layer in enumerate(self.decoder):
             h = layer.ln1(x)
             k, v = layer.self_attn.kv(h)
             x = layer(x, k, v, enc[f"k{i}"], enc[f"v{i}"], enc["mask"], causal=True)
-        return self._logits(x)
+        return x
+
+    def output_loss(self, x, tgt_out):
+        """Per-token training loss (B, T) of the output layer from decoder states (B, T, D); 0 at PAD."""
+        return self.output.loss(self.dec_ln(x), tgt_out, self.tgt_embed.weight, None)
+
+    def forward(self, src, tgt_in, tgt_out=None):
+        x = self.features(self.encode(src), tgt_in)
+        return self._logits(x) if tgt_out is None else self.output_loss(x, tgt_out)
 
     def init_state(self, enc):
         B = enc["mask"].shape[0]

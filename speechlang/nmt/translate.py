@@ -28,6 +28,7 @@ from speechlang.nmt.registry import Seq2Seq, build_model
 from speechlang.nmt.search import Ensemble, translate_batch
 from speechlang.nmt.subword import Vocab
 from speechlang.nmt.train import pad_batch
+from speechlang.nmt.words import WordVocab, vocab_from_bytes
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,13 @@ class TranslateConfig:
             raise ConfigError("--max-len-ratio and --max-len-extra must be >= 0")
 
 
-def _vocab_of(ck: dict, side: str, path) -> Vocab:
-    t = ck["extra"][f"spm_{side}"]
-    return Vocab(t.numpy().tobytes(), f"{path} ({side} vocabulary)")
+def _vocab_of(ck: dict, side: str, path) -> Vocab | WordVocab:
+    t = ck["extra"][f"spm_{side}"]  # a sentencepiece model or a word list (the key predates word lists)
+    return vocab_from_bytes(t.numpy().tobytes(), f"{path} ({side} vocabulary)")
 
 
 def load_models(paths: list[str | os.PathLike], vocab_dir: str | os.PathLike | None = None,
-                device: torch.device | str = "cpu") -> tuple[Seq2Seq, tuple[Vocab, Vocab]]:
+                device: torch.device | str = "cpu") -> tuple[Seq2Seq, tuple[Vocab | WordVocab, Vocab | WordVocab]]:
     """The model (an Ensemble when several paths) in eval mode and its (source, target) vocabularies.
 
     Raises DataError when the checkpoints' vocabularies differ from each other or from `vocab_dir`.
@@ -92,8 +93,8 @@ def load_models(paths: list[str | os.PathLike], vocab_dir: str | os.PathLike | N
         for side, a, b in (("source", given[0], vocabs[0]), ("target", given[1], vocabs[1])):
             if a.sha256 != b.sha256:
                 raise DataError(f"{paths[0]} and {vocab_dir} do not match: the model was trained with a "
-                                f"different {side} vocabulary ({len(b)} pieces) than {vocab_dir} has "
-                                f"({len(a)} pieces); use the prepared directory the model was trained on")
+                                f"different {side} vocabulary ({len(b)} entries) than {vocab_dir} has "
+                                f"({len(a)} entries); use the prepared directory the model was trained on")
     model = models[0] if len(models) == 1 else Ensemble(models).eval()
     return model, vocabs
 
@@ -154,14 +155,21 @@ def translate_lines(lines: Iterable[str], model: Seq2Seq, src_vocab: Vocab, tgt_
 
 
 def translate_file(paths: list[str], input_path, output_path, cfg: TranslateConfig,
-                   vocab_dir=None, device="cpu") -> int:
-    """Translate a file or stdin into a file or stdout (written atomically); returns the line count."""
+                   vocab_dir=None, device="cpu", quantize: bool = False) -> int:
+    """Translate a file or stdin into a file or stdout (written atomically); returns the line count.
+    `quantize`: int8 dynamic quantization of the Linear layers (CPU)."""
     check_writable(output_path)
-    model, (sv, tv) = load_models(paths, vocab_dir, device)
+    model, (sv, tv) = load_models(paths, vocab_dir, "cpu" if quantize else device)
+    if quantize:
+        from speechlang.accel.compress import quantize_int8
+
+        model = quantize_int8(model)
     n = 0
     name = "<stdin>" if input_path in (None, "-", "") else str(Path(input_path))
     with atomic_output(output_path) as f:
         for out in translate_lines(iter_lines(input_path), model, sv, tv, cfg, name=name):
             f.write(out + "\n")
             n += 1
+        if n == 0:  # a per-sentence tool that did nothing has failed (and leaves no file)
+            raise DataError(f"{name}: no sentences to translate (the input is empty)")
     return n

@@ -10,6 +10,7 @@ uint32 dimensions, then the data in C order. TYPE 0x08 = uint8, 0x09 = int8, 0x0
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 
@@ -57,7 +58,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     name = display_name(path)
     data = _read_all(path)
     dtype, shape, head = parse_header(data, name)
-    need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    need = math.prod(shape) * dtype.itemsize  # Python ints: a corrupt header must not overflow
     have = len(data) - head
     if have < need:
         raise FormatError(f"{name}: truncated IDX data: the header {shape} needs {need} bytes, "
@@ -65,7 +66,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if have > need:
         raise FormatError(f"{name}: {have - need} unexpected bytes after the IDX data "
                           f"(header says {shape}); is the header right?")
-    arr = np.frombuffer(data, dtype, int(np.prod(shape)), head).reshape(shape)
+    arr = np.frombuffer(data, dtype, math.prod(shape), head).reshape(shape)
     return arr.astype(dtype.newbyteorder("="))
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from speechlang.accel.moe import HardMoE, MoEConfig
 from speechlang.errors import ConfigError
 from speechlang.vision.registry import VisionModel, probe_shape, register
 
@@ -26,6 +27,8 @@ class LeNetConfig:
     hidden: tuple[int, ...] = (256,)      # widths of the fully connected layers
     batch_norm: bool = True               # BatchNorm after each conv (faster, steadier training)
     dropout: float = 0.3                  # before each fully connected layer
+    moe_experts: int = 0                  # > 0: the last hidden layer and the classifier become
+                                          # a hard mixture of this many such pairs (accel.moe)
 
     def check(self) -> None:
         if not self.channels or min(self.channels) < 1 or self.kernel_size < 1 or self.stride < 1:
@@ -34,6 +37,8 @@ class LeNetConfig:
             raise ConfigError(f"lenet: pool must be max, avg or none, got {self.pool!r}")
         if not 0 <= self.dropout < 1:
             raise ConfigError("lenet: dropout must be in [0, 1)")
+        if self.moe_experts < 0 or (self.moe_experts and not self.hidden):
+            raise ConfigError("lenet: moe_experts must be >= 0 and needs a hidden layer")
 
 
 @register("lenet")
@@ -44,25 +49,36 @@ class LeNet(VisionModel):
         super().__init__(cfg, in_channels, num_classes, image_size)
         pad = cfg.kernel_size // 2 if cfg.padding < 0 else cfg.padding
         layers: list[nn.Module] = []
-        c = in_channels
+        c, size = in_channels, tuple(image_size)
         for out in cfg.channels:
-            layers.append(nn.Conv2d(c, out, cfg.kernel_size, cfg.stride, pad, bias=not cfg.batch_norm))
+            layers.append(self.conv_layer(c, out, pad, size))
             if cfg.batch_norm:
                 layers.append(nn.BatchNorm2d(out))
             layers.append(nn.ReLU(inplace=True))
             if cfg.pool != "none":
                 pool = nn.MaxPool2d if cfg.pool == "max" else nn.AvgPool2d
                 layers.append(pool(cfg.pool_size))
-            c = out
+            c, size = out, probe_shape(nn.Sequential(*layers), in_channels, image_size, self.name)[-2:]
         self.features = nn.Sequential(*layers)
-        n_flat = math.prod(probe_shape(self.features, in_channels, image_size, "lenet"))
+        n_flat = math.prod(probe_shape(self.features, in_channels, image_size, self.name))
         head: list[nn.Module] = [nn.Flatten()]
         d = n_flat
-        for h in cfg.hidden:
+        dense = cfg.hidden[:-1] if cfg.moe_experts else cfg.hidden
+        for h in dense:
             head += [nn.Dropout(cfg.dropout), nn.Linear(d, h), nn.ReLU(inplace=True)]
             d = h
-        head += [nn.Dropout(cfg.dropout), nn.Linear(d, num_classes)]
+        if cfg.moe_experts:  # each expert: Linear(d, hidden[-1]), ReLU, Dropout, Linear(hidden[-1], K)
+            head += [nn.Dropout(cfg.dropout), HardMoE(MoEConfig(
+                d, cfg.hidden[-1], cfg.moe_experts, cfg.dropout, out_dim=num_classes, activation="relu"))]
+        else:
+            head += [nn.Dropout(cfg.dropout), nn.Linear(d, num_classes)]
         self.classifier = nn.Sequential(*head)
+
+    def conv_layer(self, in_channels: int, out_channels: int, padding: int, input_size: tuple[int, int]) -> nn.Module:
+        """The convolution of one stage, for (N, in_channels, *input_size) inputs; the variants
+        with unshared weights (`lenet_unshared.py`) override it."""
+        cfg = self.cfg
+        return nn.Conv2d(in_channels, out_channels, cfg.kernel_size, cfg.stride, padding, bias=not cfg.batch_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, num_classes) logits."""

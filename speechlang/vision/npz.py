@@ -9,29 +9,22 @@ labels, and optionally `classes` (K,) class names.
 from __future__ import annotations
 
 import os
-import zipfile
 
 import numpy as np
 
 from speechlang.errors import FormatError
-from speechlang.io import atomic_output, display_name
+from speechlang.io import atomic_output, display_name, load_npz
 
 
 def read_npz(path: str | os.PathLike, *, x_key: str = "x",
              y_key: str = "y") -> tuple[np.ndarray, np.ndarray, list[str] | None]:
     """Images (N, C, H, W) uint8, labels (N,) int64 and class names (or None)."""
     name = display_name(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            keys = set(z.files)
-            if x_key not in keys or y_key not in keys:
-                raise FormatError(f"{name}: NPZ needs arrays {x_key!r} and {y_key!r}, has {sorted(keys)}")
-            x, y = z[x_key], z[y_key]
-            classes = [str(c) for c in z["classes"]] if "classes" in keys else None
-    except FileNotFoundError:
-        raise FormatError(f"{name}: no such file") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise FormatError(f"{name}: not a readable NPZ file (truncated or corrupt?): {e}") from None
+    z = load_npz(path)
+    if x_key not in z or y_key not in z:
+        raise FormatError(f"{name}: NPZ needs arrays {x_key!r} and {y_key!r}, has {sorted(z)}")
+    x, y = z[x_key], z[y_key]
+    classes = [str(c) for c in z["classes"].ravel()] if "classes" in z else None
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[3] not in (1, 3):

@@ -60,6 +60,8 @@ def decode_png(data: bytes, name: str = "<png>") -> np.ndarray:
                 raise FormatError(f"{name}: bad PNG IHDR chunk")
             ihdr = struct.unpack(">IIBBBBB", body)
         elif ctype == b"PLTE":
+            if len(body) % 3:
+                raise FormatError(f"{name}: bad PNG PLTE chunk ({len(body)} bytes, not RGB triples)")
             palette = np.frombuffer(body, np.uint8).reshape(-1, 3)
         elif ctype == b"IDAT":
             idat.append(body)

@@ -15,7 +15,9 @@ from speechlang.errors import FormatError
 from speechlang.io import atomic_output, display_name, open_input
 
 MAGICS = {b"P2": (1, False), b"P5": (1, True), b"P3": (3, False), b"P6": (3, True)}
-_TOKEN = re.compile(rb"(?:\s|#[^\n]*\n?)*(\d+)")
+# whitespace and `#` comments, then a number; a comment runs to the end of its line (or of the data),
+# so each input has one match and a run of '#' cannot make the regex backtrack exponentially
+_TOKEN = re.compile(rb"(?:\s|#[^\n]*(?:\n|\Z))*(\d{1,9})(?!\d)")
 
 
 def is_pnm(head: bytes) -> bool:
@@ -50,8 +52,10 @@ def decode_pnm(data: bytes, name: str = "<pnm>") -> np.ndarray:
     else:
         try:
             px = np.array(data[pos:].split(), np.int64)
-        except ValueError:
-            raise FormatError(f"{name}: non-numeric pixel value in plain PGM/PPM") from None
+        except (ValueError, OverflowError):
+            px = np.array([-1])
+        if px.min(initial=0) < 0:
+            raise FormatError(f"{name}: a pixel value of the plain PGM/PPM is not a whole number >= 0")
         if px.size < count:
             raise FormatError(f"{name}: truncated PGM/PPM pixel data ({px.size} of {count} values)")
         px = px[:count]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from speechlang.accel.moe import HardMoE, MoEConfig
 from speechlang.errors import ConfigError
 from speechlang.vision.registry import VisionModel, probe_shape, register
 
@@ -25,6 +26,8 @@ class ResNetConfig:
     downsample: str = "maxpool"              # between stages: stride (conv stride 2), maxpool or avgpool
     head_pool: str = "max"                   # global pooling before the classifier: avg or max
     dropout: float = 0.0                     # before the classifier
+    moe_experts: int = 0                     # > 0: the classifier becomes a hard mixture of this many
+                                             # experts Linear(w, w), ReLU, Linear(w, K), w = widths[-1]
 
     def check(self) -> None:
         if not self.widths or len(self.blocks) not in (1, len(self.widths)):
@@ -35,6 +38,8 @@ class ResNetConfig:
             raise ConfigError(f"resnet: downsample must be stride, maxpool or avgpool, got {self.downsample!r}")
         if self.head_pool not in ("avg", "max"):
             raise ConfigError(f"resnet: head_pool must be avg or max, got {self.head_pool!r}")
+        if self.moe_experts < 0:
+            raise ConfigError("resnet: moe_experts must be >= 0")
 
 
 class BasicBlock(nn.Module):
@@ -85,7 +90,8 @@ class ResNet(VisionModel):
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool2d(1) if cfg.head_pool == "avg" else nn.AdaptiveMaxPool2d(1)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.fc = nn.Linear(c, num_classes)
+        self.fc = (HardMoE(MoEConfig(c, c, cfg.moe_experts, out_dim=num_classes, activation="relu"))
+                   if cfg.moe_experts else nn.Linear(c, num_classes))
         probe_shape(nn.Sequential(self.stem, self.stages), in_channels, image_size, "resnet")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,8 @@ from speechlang.accel import (
     resolve_device,
     set_seed,
 )
+from speechlang.accel.hogwild import check_hogwild, hogwild_fit
+from speechlang.accel.moe import moe_loss
 from speechlang.errors import ConfigError, DataError, FormatError
 from speechlang.io import atomic_output
 from speechlang.vision.augment import AugmentConfig, augment, epoch_generator
@@ -58,6 +60,7 @@ class VisionTrainConfig:
     num_classes: int = 0             # 0: from the data; labels must lie in [0, num_classes)
     on_size_mismatch: str = "error"  # images of other sizes in a folder: error or resize
     class_names: tuple[str, ...] = ()  # names of classes 0..K-1 (IDX files have none)
+    hogwild: int = 0                 # > 0: this many lock-free CPU worker processes (accel.hogwild)
     preprocess: PreprocessConfig = PreprocessConfig()
     augment: AugmentConfig = AugmentConfig(crop_padding=2, hflip=True)
     loop: TrainConfig = TrainConfig(epochs=12, lr=0.05, optimizer="sgd", momentum=0.9,
@@ -155,9 +158,11 @@ def train(train_path: str, out_dir: str | None, cfg: VisionTrainConfig, *, resum
     and `stats` (preprocessing statistics) continue from a trained model.
     """
     cfg.check()
+    if cfg.hogwild:
+        check_hogwild(cfg.loop, cfg.hogwild, resume=resume)
     seed = cfg.loop.seed
     set_seed(seed)
-    device = resolve_device(cfg.loop.device)
+    device = resolve_device("cpu" if cfg.hogwild else cfg.loop.device)
     train_set, val_set = load_training_data(train_path, cfg, seed)
     if stats is None:
         stats = fit_stats(torch.from_numpy(train_set.x).to(device), cfg.preprocess)
@@ -178,8 +183,8 @@ def train(train_path: str, out_dir: str | None, cfg: VisionTrainConfig, *, resum
     def loss_fn(net, batch):
         xb, yb = batch
         if loss_override is not None:
-            return loss_override(net, xb, yb), len(yb)
-        return F.cross_entropy(net(xb).float(), yb, label_smoothing=cfg.label_smoothing), len(yb)
+            return loss_override(net, xb, yb) + moe_loss(net), len(yb)
+        return F.cross_entropy(net(xb).float(), yb, label_smoothing=cfg.label_smoothing) + moe_loss(net), len(yb)
 
     def evaluate(net):
         logits = predict_logits(net, xv, batch_size=cfg.eval_batch_size, channels_last=cfg.channels_last)
@@ -192,10 +197,14 @@ def train(train_path: str, out_dir: str | None, cfg: VisionTrainConfig, *, resum
         write_run_info(Path(out_dir), cfg, {"model": model.spec(), **meta})
     steps = math.ceil(math.ceil(len(y) / max(1, _world())) / cfg.batch_size)
     t0 = time.perf_counter()
-    res = fit(model, loss_fn, make_batches(x, y, batch_size=cfg.batch_size, seed=seed, aug=cfg.augment,
-                                           channels_last=cfg.channels_last),
-              loop, evaluate=evaluate if val_set is not None else None, out_dir=out_dir, resume=resume,
-              steps_per_epoch=steps, model_config=model.spec(), extra=meta, desc=desc, unit="images")
+    batches = make_batches(x, y, batch_size=cfg.batch_size, seed=seed, aug=cfg.augment,
+                           channels_last=cfg.channels_last)
+    common = dict(evaluate=evaluate if val_set is not None else None, out_dir=out_dir, steps_per_epoch=steps,
+                  model_config=model.spec(), extra=meta, desc=desc, unit="images")
+    if cfg.hogwild:
+        res = hogwild_fit(model, loss_fn, batches, loop, cfg.hogwild, **common)
+    else:
+        res = fit(model, loss_fn, batches, loop, resume=resume, **common)
     minutes = (time.perf_counter() - t0) / 60
     hist = res.history
     return {"arch": model.name, "params": n_params, "epochs": res.epochs, "steps": res.steps,
@@ -203,7 +212,7 @@ def train(train_path: str, out_dir: str | None, cfg: VisionTrainConfig, *, resum
             "best_val_acc": res.best if val_set is not None else None, "best_epoch": res.best_epoch,
             "train_loss": hist[-1]["train_loss"] if hist else None,
             "images_per_s": float(np.mean([r["items_per_s"] for r in hist])) if hist else None,
-            "train_minutes": minutes}
+            "train_minutes": minutes, **({"worker_images": hist[-1]["worker_items"]} if cfg.hogwild else {})}
 
 
 def _world() -> int:

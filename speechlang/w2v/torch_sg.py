@@ -23,6 +23,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from speechlang.accel import DistEnv, TrainConfig, derive_seed, fit, set_threads
+from speechlang.accel.distributed import env_from_torchrun
+from speechlang.accel.hogwild import hogwild_fit
 from speechlang.w2v.corpus import TokenCorpus
 from speechlang.w2v.huffman import huffman_tree
 from speechlang.w2v.negative import noise_alias
@@ -125,15 +127,32 @@ class PairBatches:
         perm = rng.permutation(c.size)
         return c[perm], x[perm]
 
+    def batches_per_rank(self, world_size: int = 1) -> int:
+        """Batches per epoch on each of `world_size` ranks (expected; exact when several)."""
+        return max(1, math.ceil(self.expected_pairs() / world_size / self.cfg.batch_size))
+
     def __call__(self, epoch: int, env: DistEnv):
         rng = np.random.default_rng(derive_seed(self.seed, epoch, env.rank))
         n = self.tokens.shape[0]
         bs = self.cfg.batch_size
-        starts = list(range(0, n, BLOCK))[env.rank::env.world_size]
-        for s in starts:
-            c, x = self.pairs(np.asarray(self.tokens[s:s + BLOCK]), rng)
-            for i in range(0, c.size, bs):
-                yield self._batch(c[i:i + bs], x[i:i + bs], rng)
+        block = min(BLOCK, -(-n // env.world_size))  # a small corpus still gives every rank a block
+        starts = list(range(0, n, block))
+        mine = starts[env.rank::env.world_size] or starts
+        # Several ranks (DDP, Hogwild) yield the same number of batches, as DDP all-reduces every
+        # step: a rank goes round its blocks again when its pairs fall short of that number.
+        quota = self.batches_per_rank(env.world_size) if env.world_size > 1 else None
+        done = 0
+        while True:
+            before = done
+            for s in mine:
+                c, x = self.pairs(np.asarray(self.tokens[s:s + block]), rng)
+                for i in range(0, c.size, bs):
+                    yield self._batch(c[i:i + bs], x[i:i + bs], rng)
+                    done += 1
+                    if done == quota:
+                        return
+            if quota is None or done == before:
+                return
 
     def _batch(self, center: np.ndarray, context: np.ndarray, rng: np.random.Generator):
         ctx = torch.from_numpy(context.astype(np.int64))
@@ -160,18 +179,25 @@ def train_torch(corpus: TokenCorpus, cfg) -> tuple[np.ndarray, list[dict]]:
     batches = PairBatches(corpus, cfg, cfg.seed)
     mcfg = SkipGramConfig(len(corpus.vocab), cfg.dim, cfg.loss, batches.max_code)
     model = SkipGram(mcfg, init_vectors(len(corpus.vocab), cfg.dim, cfg.seed))
-    steps = math.ceil(batches.expected_pairs() / cfg.batch_size)
     tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.alpha * cfg.batch_size, optimizer="sgd", momentum=0.0,
                        schedule="linear", min_lr_ratio=cfg.min_alpha / cfg.alpha, device=cfg.device,
-                       seed=cfg.seed)
-    log.info(f"training skip-gram {cfg.loss} on {corpus.train_words} words: torch on {cfg.device}, "
+                       seed=cfg.seed, precision=cfg.precision, max_minutes=cfg.max_minutes)
+    steps = batches.batches_per_rank(1 if cfg.hogwild else env_from_torchrun().world_size)
+    log.info(f"training skip-gram {cfg.loss} on {corpus.train_words} words: torch on "
+             f"{'cpu, ' + str(cfg.hogwild) + ' Hogwild workers' if cfg.hogwild else cfg.device}, "
              f"batches of {cfg.batch_size} pairs, ~{steps} per epoch")
-    result = fit(model, pair_loss, batches, tcfg, steps_per_epoch=steps, desc="w2v", unit="pairs")
+    if cfg.hogwild:
+        result = hogwild_fit(model, pair_loss, batches, tcfg, cfg.hogwild, steps_per_epoch=steps, desc="w2v",
+                             unit="pairs")
+    else:
+        result = fit(model, pair_loss, batches, tcfg, steps_per_epoch=steps, desc="w2v", unit="pairs")
     history = []
     for rec in result.history:
         words_per_s = corpus.train_words / max(rec["epoch_s"], 1e-9)
         history.append({"epoch": rec["epoch"], "loss": rec["train_loss"], "seconds": rec["epoch_s"],
                         "words": corpus.train_words, "words_per_s": words_per_s,
-                        "pairs": int(round(rec["items_per_s"] * rec["epoch_s"])), "alpha": rec["lr"] / cfg.batch_size})
+                        "pairs": int(round(rec["items_per_s"] * rec["epoch_s"])),
+                        **({"alpha": rec["lr"] / cfg.batch_size} if "lr" in rec else {}),
+                        **({"worker_pairs": rec["worker_items"]} if "worker_items" in rec else {})})
         log.info(f"epoch {rec['epoch']}/{cfg.epochs} loss {rec['train_loss']:.4f} words/s {words_per_s:,.0f}")
     return model.syn0.detach().cpu().numpy().astype(np.float32), history

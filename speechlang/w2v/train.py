@@ -6,10 +6,13 @@
 
 Dynamic window (a window of 1..window words, uniformly), subsampling of frequent words
 (sample) and a learning rate that falls linearly from alpha to min_alpha over all epochs,
-as in word2vec.c. The numba backend runs lock-free (Hogwild) threads over contiguous corpus
-parts (one with one thread, else 4 per thread handed out as threads free up), each part with
-its own LCG; one kernel call trains a slice of every part, so progress can be shown. The
-torch backend trains large batches through accel.fit.
+as in word2vec.c. The numba backend runs lock-free (Hogwild) threads, each part of the
+work with its own LCG (one part with one thread, else 4 per thread, handed out as threads
+free up). One kernel call trains the next len(parts) consecutive chunks of the corpus, one
+per part, so all threads stay in the same region of the corpus and the learning rate follows
+the position in the corpus as with one thread (a corpus grouped by source is then seen in
+the same order however many threads run). The torch backend trains large batches through
+accel.fit.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from speechlang.w2v.vocab import keep_thresholds
 
 LOSSES = ("ns", "hs")
 BACKENDS = ("auto", "numba", "torch")
-SLICE_TOKENS = 1 << 18  # tokens per part per kernel call (progress granularity)
+SLICE_TOKENS = 1 << 18  # tokens per thread per kernel call (progress granularity)
 PARTS_PER_THREAD = 4    # corpus parts per thread (handed out dynamically) when threads > 1
 
 
@@ -55,6 +58,9 @@ class W2VConfig:
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:N"})
     backend: str = field(default="auto", metadata={"help": "numba, torch, or auto (torch on a GPU)"})
     batch_size: int = field(default=16384, metadata={"help": "torch backend: (center, context) pairs per batch"})
+    precision: str = field(default="fp32", metadata={"help": "torch backend: fp32, bf16 or fp16"})
+    hogwild: int = field(default=0, metadata={"help": "torch backend: lock-free CPU worker processes (0: off)"})
+    max_minutes: float = field(default=0.0, metadata={"help": "torch backend: training time budget (0: none)"})
 
     def check(self) -> None:
         if self.loss not in LOSSES:
@@ -73,6 +79,8 @@ class W2VConfig:
                               f"{self.alpha} and {self.min_alpha}")
         if self.threads < 0:
             raise ConfigError(f"--threads must be >= 0, got {self.threads}")
+        if self.hogwild < 0 or self.max_minutes < 0:
+            raise ConfigError("--hogwild and --max-minutes must be >= 0")
 
     @classmethod
     def from_dict(cls, d: dict) -> W2VConfig:
@@ -93,18 +101,33 @@ class TrainResult:
 
 
 def pick_backend(cfg: W2VConfig) -> str:
-    """numba on CPU; torch when asked, or on `auto` when --device resolves to a GPU."""
+    """numba on CPU; torch when asked, or on `auto` with --hogwild or when --device resolves to a GPU."""
     if cfg.backend != "auto":
         return cfg.backend
+    if cfg.hogwild:
+        return "torch"
     if cfg.device.strip().lower() == "cpu":
         return "numba"
     return "torch" if resolve_device(cfg.device, announce=False).type == "cuda" else "numba"
+
+
+def check_backend_options(cfg: W2VConfig, backend: str) -> None:
+    """ConfigError for torch-only options on the numba backend, or Hogwild where it cannot run."""
+    if backend == "numba" and (cfg.precision != "fp32" or cfg.hogwild or cfg.max_minutes):
+        raise ConfigError("--precision, --hogwild and --max-minutes apply to --backend torch; the numba "
+                          "backend trains in fp32 with lock-free --threads")
+    if cfg.hogwild:
+        from speechlang.accel import TrainConfig
+        from speechlang.accel.hogwild import check_hogwild
+
+        check_hogwild(TrainConfig(device=cfg.device), cfg.hogwild)
 
 
 def train(inputs: Sequence[str | os.PathLike | None], cfg: W2VConfig, *, temp_dir: str | None = None) -> TrainResult:
     """Count the vocabulary and spool ids in one pass over `inputs`, then train."""
     cfg.check()
     backend = pick_backend(cfg)
+    check_backend_options(cfg, backend)
     t0 = time.perf_counter()
     with TokenCorpus.build(inputs, min_count=cfg.min_count, temp_dir=temp_dir) as corpus:
         log.info(f"vocabulary: {len(corpus.vocab)} words (min-count {cfg.min_count}), "
@@ -117,6 +140,7 @@ def train_corpus(corpus: TokenCorpus, cfg: W2VConfig, *, backend: str | None = N
     """Train on a spooled corpus (see `train`)."""
     cfg.check()
     backend = backend or pick_backend(cfg)
+    check_backend_options(cfg, backend)
     if backend == "torch":
         from speechlang.w2v.torch_sg import train_torch
 
@@ -149,6 +173,14 @@ def split_parts(tokens: np.ndarray, n_parts: int) -> np.ndarray:
     return np.maximum.accumulate(np.asarray(b, dtype=np.int64))
 
 
+def call_ranges(tokens: np.ndarray, n_calls: int, n_parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends), each (n_calls, n_parts): kernel call k trains tokens[starts[k, t]:ends[k, t]]
+    in part t. The corpus is cut at sentence starts into n_calls * n_parts consecutive chunks, and
+    call k takes the k-th run of n_parts of them, so every call works on one region of the corpus."""
+    b = split_parts(tokens, n_calls * n_parts)
+    return b[:-1].reshape(n_calls, n_parts), b[1:].reshape(n_calls, n_parts)
+
+
 def train_numba(corpus: TokenCorpus, cfg: W2VConfig) -> tuple[np.ndarray, list[dict]]:
     """Hogwild SGD with `threads` numba threads; returns (syn0 (V, D) float32, history)."""
     threads = set_threads(cfg.threads)
@@ -161,12 +193,10 @@ def train_numba(corpus: TokenCorpus, cfg: W2VConfig) -> tuple[np.ndarray, list[d
     syn1 = np.zeros((max(v - 1, 1) if use_hs else v, cfg.dim), dtype=np.float32)
     keep = keep_thresholds(vocab.counts, cfg.sample)
     n_parts = 1 if threads == 1 else threads * PARTS_PER_THREAD
-    parts = split_parts(tokens, n_parts)
-    bases, lengths = parts[:-1], np.diff(parts)
-    n_slices = max(1, math.ceil(int(lengths.max(initial=0)) * n_parts / threads / SLICE_TOKENS))
-    cuts = [[sentence_start(tokens, int(b + (n * k) // n_slices)) for k in range(n_slices)] + [int(b + n)]
-            for b, n in zip(bases, lengths, strict=True)]
-    cuts = np.maximum.accumulate(np.asarray(cuts, dtype=np.int64), axis=1)  # (T, n_slices + 1)
+    n_calls = max(1, math.ceil(tokens.shape[0] / (threads * SLICE_TOKENS)))
+    starts, ends = call_ranges(tokens, n_calls, n_parts)
+    # the learning rate follows the position in the whole corpus (bases 0, lengths N)
+    bases, lengths = np.zeros(n_parts, np.int64), np.full(n_parts, max(tokens.shape[0], 1), np.int64)
     state = EpochState.new(n_parts, cfg.seed)
     common = dict(keep=keep, noise=noise, tree=tree, use_hs=use_hs, window=cfg.window,
                   negative=cfg.negative, alpha0=cfg.alpha, min_alpha=cfg.min_alpha, epochs=cfg.epochs)
@@ -181,10 +211,9 @@ def train_numba(corpus: TokenCorpus, cfg: W2VConfig) -> tuple[np.ndarray, list[d
         state.reset_sums()
         prog = log.Progress(f"w2v epoch {epoch + 1}/{cfg.epochs}", corpus.train_words, "words")
         t0, c0 = time.perf_counter(), time.process_time()
-        for k in range(n_slices):
+        for k in range(n_calls):
             before = int(state.words.sum())
-            run_parts(syn0, syn1, tokens, cuts[:, k], cuts[:, k + 1], bases, lengths, state,
-                      epoch=epoch, **common)
+            run_parts(syn0, syn1, tokens, starts[k], ends[k], bases, lengths, state, epoch=epoch, **common)
             pairs = max(int(state.pairs.sum()), 1)
             prog.update(int(state.words.sum()) - before, loss=float(state.loss.sum()) / pairs)
         prog.close()

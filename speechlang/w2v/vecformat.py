@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from speechlang.errors import FormatError
-from speechlang.io import atomic_output, display_name, open_input
+from speechlang.io import GZIP_ERRORS, atomic_output, display_name, open_input
 
 FORMATS = ("auto", "text", "binary")
 
@@ -98,7 +98,7 @@ def read_vectors(path: str | os.PathLike | None, *, format: str = "auto") -> tup
     f = open_input(path)
     try:
         data = f.read()
-    except (OSError, EOFError) as e:
+    except (*GZIP_ERRORS, OSError) as e:
         raise FormatError(f"{name}: cannot read compressed data ({e})") from None
     finally:
         if path not in (None, "-", ""):
@@ -106,6 +106,9 @@ def read_vectors(path: str | os.PathLike | None, *, format: str = "auto") -> tup
     if not data:
         raise FormatError(f"{name}: empty file; expected a word2vec vectors file")
     v, d, off = _header(data, name)
+    if v * (d + 1) > len(data) - off:  # every record takes more than D bytes in either form
+        raise FormatError(f"{name}: truncated: the header promises {v} vectors of {d} values, but only "
+                          f"{len(data) - off} bytes follow it")
     binary = format == "binary" or (format == "auto" and not _looks_text(data, off, d))
     words, vectors = (_read_binary if binary else _read_text)(data, off, v, d, name)
     if not np.isfinite(vectors).all():

@@ -136,6 +136,8 @@ def test_transcribe_and_model_dir_round_trip(cli, exp, tmp_path):
     shutil.copytree(exp / "dnn", copy, ignore=shutil.ignore_patterns("ckpt"))
     out2 = _transcribe(cli, copy, input="".join(f"{a}\n" for a in AUDIO))  # list on stdin
     assert out2 == out
+    (tmp_path / "list.txt").write_text("".join(f"{a}\n" for a in AUDIO[1:]))
+    assert _transcribe(cli, copy, AUDIO[0], "-i", tmp_path / "list.txt") == out  # arguments, then the list
     assert (tmp_path / "elsewhere" / "model" / "lm.arpa").is_file()
 
 

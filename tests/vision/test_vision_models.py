@@ -22,6 +22,11 @@ from speechlang.vision.registry import (
 OPTIONS = {
     "lenet": [[], ["pool=avg", "padding=0"], ["pool=none", "stride=2", "kernel_size=3"],
               ["channels=4,8,8", "hidden=16,8", "batch_norm=false"]],
+    "lenet-local": [["channels=4,8"], ["pool=avg", "padding=0", "channels=4,8"],
+                    ["pool=none", "stride=2", "kernel_size=3", "channels=4,8"],
+                    ["channels=4,8,8", "hidden=16,8", "batch_norm=false"]],
+    "lenet-tiled": [[], ["pool=avg", "padding=0", "tiles=3"], ["pool=none", "stride=2", "kernel_size=3", "tiles=1"],
+                    ["channels=4,8,8", "hidden=16,8", "batch_norm=false", "tiles=4"]],
     "resnet": [[], ["downsample=stride", "head_pool=avg"], ["stem_stride=2", "blocks=2,1", "widths=8,16"],
                ["downsample=avgpool", "kernel_size=5", "padding=2", "dropout=0.2"]],
 }

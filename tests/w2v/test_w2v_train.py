@@ -10,7 +10,7 @@ import pytest
 from speechlang.errors import ConfigError, DataError
 from speechlang.w2v.corpus import TokenCorpus
 from speechlang.w2v.neighbors import KeyedVectors
-from speechlang.w2v.train import W2VConfig, split_parts, train, train_corpus
+from speechlang.w2v.train import W2VConfig, call_ranges, split_parts, train, train_corpus
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "w2v" / "web-gen-num.tok"
 GROUPS, PER_GROUP, FILLERS = 8, 12, 20
@@ -134,6 +134,19 @@ def test_parts_start_at_sentences():
     b = split_parts(tokens, 3)
     assert b[0] == 0 and b[-1] == tokens.size
     assert all(tokens[i - 1] == -1 for i in b[1:-1])
+
+
+def test_each_call_trains_one_region_and_every_token_once():
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(-1, 5, 400).astype(np.int32)
+    starts, ends = call_ranges(tokens, 5, 4)
+    assert starts.shape == ends.shape == (5, 4)
+    flat_s, flat_e = starts.ravel(), ends.ravel()
+    # consecutive chunks in call order, covering the corpus exactly once
+    assert flat_s[0] == 0 and flat_e[-1] == tokens.size
+    assert (flat_s[1:] == flat_e[:-1]).all() and (flat_e >= flat_s).all()
+    # so the parts of call k lie before those of call k + 1
+    assert (ends[:-1].max(axis=1) <= starts[1:].min(axis=1)).all()
 
 
 @pytest.mark.parametrize("kw, message", [
