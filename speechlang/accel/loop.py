@@ -154,6 +154,46 @@ def _past(deadline: float, env: DistEnv, device: torch.device) -> bool:
     return past
 
 
+def end_epoch(st: dict, rec: dict, cfg: TrainConfig, sched: LRSchedule, epoch: int) -> bool:
+    """Book one finished epoch into the loop state `st`: the monitored value of `rec` (the
+    epoch's metrics) steps a plateau schedule and the best/patience counters, `rec` joins the
+    history and is logged. Returns whether the monitored value improved."""
+    value = rec.get(cfg.monitor)
+    if value is None:
+        value = rec["train_loss"] if cfg.monitor in ("loss", "train_loss") else None
+    if value is None:
+        raise ConfigError(f"the monitored metric {cfg.monitor!r} is not among {sorted(rec)}")
+    sched.observe(value)
+    improved = _improved(value, st["best"], cfg.monitor_mode)
+    if improved:
+        st["best"], st["best_epoch"], st["bad_evals"] = value, epoch + 1, 0
+    else:
+        st["bad_evals"] += 1
+    st["history"].append(rec)
+    st["epoch"] = epoch + 1
+    if cfg.patience and st["bad_evals"] >= cfg.patience:
+        st["stopped_early"] = True
+    log.info(" ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items()))
+    return improved
+
+
+def write_epoch(save: Callable[[str], None], out: Path | None, cfg: TrainConfig, epoch: int, improved: bool,
+                is_main: bool, history: list[dict]) -> None:
+    """The end-of-epoch files: save(name) writes checkpoint `name` (best when improved, the
+    last `keep_epochs` per-epoch ones, last); rank 0 rewrites out/metrics.jsonl."""
+    if improved:
+        save(BEST)
+    if cfg.keep_epochs:
+        save(f"checkpoint_epoch{epoch + 1}.pt")
+        stale = out / f"checkpoint_epoch{epoch + 1 - cfg.keep_epochs}.pt" if out else None
+        if stale is not None and is_main and stale.exists():
+            stale.unlink()
+    save(LAST)
+    if out is not None and is_main:
+        with atomic_output(out / "metrics.jsonl") as f:
+            f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in history)
+
+
 @collective_errors()
 def fit(
     model: nn.Module,
@@ -326,33 +366,10 @@ def fit(
                 net.train()
             metrics = broadcast_object(metrics)
             rec.update(metrics)
-        value = rec.get(cfg.monitor)
-        if value is None:
-            value = rec["train_loss"] if cfg.monitor in ("loss", "train_loss") else None
-        if value is None:
-            raise ConfigError(f"the monitored metric {cfg.monitor!r} is not among {sorted(rec)}")
-        sched.observe(value)
-        improved = _improved(value, st["best"], cfg.monitor_mode)
-        if improved:
-            st["best"], st["best_epoch"], st["bad_evals"] = value, epoch + 1, 0
-        else:
-            st["bad_evals"] += 1
-        st["history"].append(rec)
-        st.update(epoch=epoch + 1, batch_in_epoch=0, loss_sum=0.0, items=0)
-        if cfg.patience and st["bad_evals"] >= cfg.patience:
-            st["stopped_early"] = done = True
-        log.info(" ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items()))
-        if improved:
-            checkpoint(BEST)
-        if cfg.keep_epochs:
-            checkpoint(f"checkpoint_epoch{epoch + 1}.pt")
-            stale = out / f"checkpoint_epoch{epoch + 1 - cfg.keep_epochs}.pt" if out else None
-            if stale is not None and env.is_main and stale.exists():
-                stale.unlink()
-        checkpoint(LAST)
-        if out is not None and env.is_main:
-            with atomic_output(out / "metrics.jsonl") as f:
-                f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in st["history"])
+        improved = end_epoch(st, rec, cfg, sched, epoch)
+        st.update(batch_in_epoch=0, loss_sum=0.0, items=0)
+        done = done or st["stopped_early"]
+        write_epoch(checkpoint, out, cfg, epoch, improved, env.is_main, st["history"])
         if st["stopped_early"]:
             log.info(f"early stop: no better {cfg.monitor} for {cfg.patience} evaluations "
                      f"(best {st['best']:.5g} at epoch {st['best_epoch']})")

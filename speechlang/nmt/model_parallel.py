@@ -24,6 +24,7 @@ fp16 loss scaling, mixture-of-experts layers.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -45,11 +46,10 @@ from torch import nn
 from speechlang import errors, log
 from speechlang.accel import TrainConfig, TrainResult, derive_seed, resolve_device, save_checkpoint, set_seed
 from speechlang.accel.distributed import DistEnv, init_distributed, shutdown
-from speechlang.accel.loop import BEST, LAST, build_optimizer, to_device
+from speechlang.accel.loop import build_optimizer, end_epoch, to_device, write_epoch
 from speechlang.accel.precision import precision_policy
 from speechlang.accel.schedule import LRSchedule
 from speechlang.errors import ConfigError, DataError
-from speechlang.io import atomic_output
 from speechlang.nmt.subword import PAD
 
 BWD_TAG = 1 << 16  # send/recv tags: micro-batch m forward = m, backward = BWD_TAG + m
@@ -242,10 +242,6 @@ def spawn(fn: Callable, nprocs: int, *args):
         return pickle.loads(result.read_bytes())
 
 
-def _improved(value: float, best: float | None, mode: str) -> bool:
-    return best is None or (value < best if mode == "min" else value > best)
-
-
 def fit_pipeline(
     model: nn.Module,
     loss_sum: Callable,
@@ -386,31 +382,9 @@ def fit_pipeline(
         box = [metrics]
         dist.broadcast_object_list(box, src=0)
         rec.update(box[0] or {})
-        value = rec.get(cfg.monitor, rec["train_loss"] if cfg.monitor in ("loss", "train_loss") else None)
-        if value is None:
-            raise ConfigError(f"the monitored metric {cfg.monitor!r} is not among {sorted(rec)}")
-        sched.observe(value)
-        improved = _improved(value, st["best"], cfg.monitor_mode)
-        if improved:
-            st["best"], st["best_epoch"], st["bad_evals"] = value, epoch + 1, 0
-        else:
-            st["bad_evals"] += 1
-        st["history"].append(rec)
-        st["epoch"] = epoch + 1
-        if cfg.patience and st["bad_evals"] >= cfg.patience:
-            st["stopped_early"] = done = True
-        log.info(" ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items()))
-        if improved:
-            checkpoint(BEST, state)
-        if cfg.keep_epochs:
-            checkpoint(f"checkpoint_epoch{epoch + 1}.pt", state)
-            stale = out / f"checkpoint_epoch{epoch + 1 - cfg.keep_epochs}.pt" if out else None
-            if stale is not None and stage == 0 and stale.exists():
-                stale.unlink()
-        checkpoint(LAST, state)
-        if out is not None and stage == 0:
-            with atomic_output(out / "metrics.jsonl") as f:
-                f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in st["history"])
+        improved = end_epoch(st, rec, cfg, sched, epoch)
+        done = done or st["stopped_early"]
+        write_epoch(functools.partial(checkpoint, state=state), out, cfg, epoch, improved, stage == 0, st["history"])
     return TrainResult(st["epoch"], st["step"], st["best"], st["best_epoch"], st["stopped_early"],
                        st["skipped"], st["history"])
 
