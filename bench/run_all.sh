@@ -19,4 +19,10 @@ $SL accel bench --json | tee bench/out/accel-bench.json
 [ -x bench/asr.sh ] && for c in digits fillets-cs; do bash bench/asr.sh "$DATA/speech/$c" | tee "bench/out/asr-$c.txt"; done
 [ -x bench/nmt.sh ] && bash bench/nmt.sh "$DATA/parallel" | tee bench/out/nmt.txt
 [ -x bench/vision.sh ] && bash bench/vision.sh "$DATA/images/fashion-mnist" | tee bench/out/vision.txt
+echo "== vision: locally connected and tiled convolutions"
+bash bench/vision_conv.sh "$DATA" bench/out/vision_conv | tee bench/out/vision_conv.txt
+echo "== nmt: output layers and model parallelism"
+bash bench/nmt_output_layers.sh "$DATA" | tee bench/out/nmt_output_layers.txt
+echo "== scale-out"
+bash bench/scaleout.sh "$DATA" bench/out/scaleout | tee bench/out/scaleout.txt
 exit 0
