@@ -36,15 +36,7 @@ EVAL=$DATA/eval
 DDP=("$TORCHRUN" --nproc_per_node 2 --master_port "${PORT:-29517}" -m speechlang.cli.main)
 mkdir -p "$OUT"
 
-step() {  # step NAME CMD...: stdout of CMD -> OUT/NAME.json, wall seconds -> OUT/NAME.seconds
-  local name=$1; shift
-  [ -f "$OUT/$name.json" ] && return 0
-  echo "== $name: $*" >&2
-  local t0; t0=$(date +%s.%N)
-  "$@" > "$OUT/$name.json.tmp"
-  mv "$OUT/$name.json.tmp" "$OUT/$name.json"
-  echo "$(date +%s.%N) - $t0" | bc -l > "$OUT/$name.seconds"
-}
+source bench/step.sh  # step NAME CMD...
 
 # 1. data-parallel scaling of each trainer's model on synthetic batches
 for t in vision nmt asr-dnn; do

@@ -28,15 +28,7 @@ TEST=$DIR/t10k-images-idx3-ubyte.gz
 RUN=(--threads "$THREADS" --device cpu)
 mkdir -p "$OUT"
 
-step() {  # step NAME CMD...: stdout of CMD -> OUT/NAME.json, wall minutes -> OUT/NAME.minutes
-  local name=$1; shift
-  [ -f "$OUT/$name.json" ] && return 0
-  echo "== $name: $*" >&2
-  local t0; t0=$(date +%s.%N)
-  "$@" > "$OUT/$name.json.tmp"
-  mv "$OUT/$name.json.tmp" "$OUT/$name.json"
-  echo "($(date +%s.%N) - $t0) / 60" | bc -l > "$OUT/$name.minutes"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/step.sh"  # step NAME CMD...
 
 # 1. residual net and LeNet (default configurations)
 step resnet $SL --quiet vision train --train "$TRAIN" -o "$OUT/resnet" --arch resnet --epochs "$EPOCHS" "${RUN[@]}" --json

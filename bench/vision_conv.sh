@@ -26,13 +26,7 @@ RUN=(--threads "$THREADS" --device cpu)
 [ -f "$TRAIN" ] || { echo "bench/vision_conv.sh: $TRAIN not found (DATA is the folder holding images/)" >&2; exit 1; }
 mkdir -p "$OUT"
 
-step() {  # step NAME CMD...: stdout of CMD -> OUT/NAME.json
-  local name=$1; shift
-  [ -f "$OUT/$name.json" ] && return 0
-  echo "== $name: $*" >&2
-  "$@" > "$OUT/$name.json.tmp"
-  mv "$OUT/$name.json.tmp" "$OUT/$name.json"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/step.sh"  # step NAME CMD...
 
 # the same LeNet options (channels 32,64, 5x5, fc 256), schedule, seed and augmentation for all three
 for arch in lenet lenet-local lenet-tiled; do

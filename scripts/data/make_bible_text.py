@@ -19,11 +19,10 @@ glossary starts at the <div type="glossary"> in Rev 22:21; the KJV colophons are
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from common import BOOKS, chapter_id, log, split_of, tokenize, write_lines
-from sword_text import clean_osis, cut_glossary, read_module
+from sword_text import clean_osis, cut_glossary, read_module, sword_main
 
 MODULES = {"WEB": "engWEB2015eb", "KJV": "engKJV2006eb"}
 DOXOLOGY_START = "Now to him who is able to establish you"
@@ -96,13 +95,5 @@ def build(out: Path, sword_dir: str) -> None:
                                              f" (the shared copy has {EXPECTED[split]})"))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--sword-dir", default="/usr/share/sword")
-    a = ap.parse_args()
-    build(a.out, a.sword_dir)
-
-
 if __name__ == "__main__":
-    main()
+    sword_main(build, __doc__)

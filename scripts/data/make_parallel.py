@@ -26,12 +26,11 @@ words" read as the longer side.
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
 from common import chapter_id, log, split_of, write_lines
-from sword_text import clean_osis, read_module
+from sword_text import clean_osis, read_module, sword_main
 
 MODULES = {"en": "engKJV2006eb", "es": "spaRV1909eb"}
 DROPPED_CHAPTERS = {("Num", 13), ("Num", 30), ("1Sam", 24), ("1Kgs", 22), ("1Chr", 21), ("2Chr", 33), ("Job", 39),
@@ -129,13 +128,5 @@ def build(out: Path, sword_dir: str) -> None:
         log(f"bible.{split}: {n} pairs" + ("" if n == EXPECTED[split] else f" (the shared copy has {EXPECTED[split]})"))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--sword-dir", default="/usr/share/sword")
-    a = ap.parse_args()
-    build(a.out, a.sword_dir)
-
-
 if __name__ == "__main__":
-    main()
+    sword_main(build, __doc__)

@@ -10,9 +10,11 @@ superscriptions) and `<speaker>` are dropped with their content, every other tag
 
 from __future__ import annotations
 
+import argparse
 import functools
 import html
 import re
+from pathlib import Path
 
 from common import BOOKS, normalize_space
 
@@ -70,3 +72,12 @@ def read_module(sword_dir: str, name: str):
             for v in range(1, n_verses + 1):
                 text = bible.get(books=[osis_name], chapters=[c], verses=[v], clean=False)
                 yield osis_name, c, v, text or ""
+
+
+def sword_main(build, doc: str) -> None:
+    """The command line of a builder that reads SWORD modules: OUT [--sword-dir DIR] -> build(OUT, DIR)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--sword-dir", default="/usr/share/sword")
+    a = ap.parse_args()
+    build(a.out, a.sword_dir)
