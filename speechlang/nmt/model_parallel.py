@@ -215,11 +215,22 @@ def _run_rank(rank: int, world: int, port: int, threads: int, fn: Callable, args
         out = fn(*args)
         if rank == 0:
             Path(box, "result.pickle").write_bytes(pickle.dumps(out))
+        if dist.is_initialized():
+            dist.barrier()  # no rank tears its connections down while another still uses them
     except errors.SpeechlangError as e:
         Path(box, f"error{rank}.json").write_text(json.dumps([type(e).__name__, str(e)]))
-        sys.exit(1)
-    finally:
         shutdown()
+        sys.exit(1)
+    except BaseException:
+        shutdown()
+        raise
+    shutdown()
+    # Leave without the interpreter's finalization: gloo's and torch's pool threads torn down
+    # there can abort the process (SIGABRT, "terminate called without an active exception")
+    # after the work is done and its result written.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def spawn(fn: Callable, nprocs: int, *args):
