@@ -7,8 +7,8 @@
 # DIR holds the IDX files (train-images-idx3-ubyte.gz, t10k-...). Every step writes
 # OUT/NAME.json and is skipped when that exists, so an interrupted run continues. Choices are
 # made on a 5000-image validation split held out of train; the test set is only evaluated.
-# The last three lines on stdout are JSON records for the float residual net, the pruned+int8
-# model and the distilled student.
+# The last three lines on stdout are JSON records for the float residual net (with test-time
+# augmentation when it helps on validation), the pruned+int8 model and the distilled student.
 # Knobs (environment): THREADS (2), EPOCHS (12, residual net), LENET_EPOCHS (12),
 # STUDENT_EPOCHS (12), FT_EPOCHS (2, fine-tuning after pruning), SPEED_IMAGES (10000).
 set -euo pipefail
@@ -33,6 +33,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/step.sh"  # step NAME CMD...
 # 1. residual net and LeNet (default configurations)
 step resnet $SL --quiet vision train --train "$TRAIN" -o "$OUT/resnet" --arch resnet --epochs "$EPOCHS" "${RUN[@]}" --json
 step resnet.eval $SL vision eval -m "$OUT/resnet" -d "$TEST" "${RUN[@]}" --json --confusion-png "$OUT/resnet.confusion.png"
+# test-time augmentation (mirror), used on test only when it helps on the run's validation split
+step resnet.tta $PY bench/vision_tta.py "$OUT/resnet" "$TRAIN" --threads "$THREADS"
+if $PY -c "import json, sys; sys.exit(0 if json.load(open(sys.argv[1]))['tta'] else 1)" "$OUT/resnet.tta.json"; then
+  step resnet.eval.tta $SL vision eval -m "$OUT/resnet" -d "$TEST" "${RUN[@]}" --json --tta
+fi
 step lenet $SL --quiet vision train --train "$TRAIN" -o "$OUT/lenet" --arch lenet --epochs "$LENET_EPOCHS" "${RUN[@]}" --json
 step lenet.eval $SL vision eval -m "$OUT/lenet" -d "$TEST" "${RUN[@]}" --json
 

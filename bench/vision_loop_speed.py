@@ -1,5 +1,6 @@
 """Images/s of `speechlang vision train` (speechlang.accel.fit) beside a plain hand-written
-PyTorch loop on the same model, data, batches, augmentation, optimizer and schedule.
+PyTorch loop on the same model, data, batches, augmentation, optimizer and schedule, each run in
+a fresh process (alternating), so that the two share no allocator or thread-pool state.
 
     .venv/bin/python bench/vision_loop_speed.py train-images-idx3-ubyte.gz --images 10000
 """
@@ -10,6 +11,9 @@ import argparse
 import json
 import math
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import torch
@@ -18,6 +22,7 @@ import torch.nn.functional as F
 from speechlang.accel import DistEnv, TrainConfig, index_batches, set_seed
 from speechlang.vision.augment import AugmentConfig, augment, epoch_generator
 from speechlang.vision.data import ImageSet, load_images
+from speechlang.vision.npz import write_npz
 from speechlang.vision.preprocess import PreprocessConfig, fit_stats
 from speechlang.vision.registry import build_model
 from speechlang.vision.train import VisionTrainConfig, layout, to_tensors, train
@@ -46,6 +51,26 @@ def plain_loop(x, y, *, arch, batch_size, epochs, lr, seed, aug) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def one_run(a) -> float:
+    """Images/s of one loop (`a.one`) in this process."""
+    torch.set_num_threads(a.threads)
+    ds = load_images(a.train)
+    sub = ImageSet(ds.x[: a.images], ds.y[: a.images], ds.classes, ds.source)
+    pcfg = PreprocessConfig()
+    aug = AugmentConfig(crop_padding=2, hflip=True)
+    if a.one == "plain":
+        stats = fit_stats(torch.from_numpy(sub.x), pcfg)
+        x, y = to_tensors(sub, pcfg, stats, torch.device("cpu"))
+        return plain_loop(x, y, arch=a.arch, batch_size=a.batch_size, epochs=a.epochs, lr=0.05, seed=1, aug=aug)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/sub.npz"
+        write_npz(path, sub.x[:, 0], sub.y)
+        cfg = VisionTrainConfig(arch=a.arch, batch_size=a.batch_size, valid=0, augment=aug,
+                                loop=TrainConfig(epochs=a.epochs, lr=0.05, optimizer="sgd", momentum=0.9,
+                                                 weight_decay=5e-4, schedule="cosine", device="cpu"))
+        return train(path, None, cfg)["images_per_s"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("train")
@@ -55,32 +80,19 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=4, help="alternating runs of each; medians are reported")
+    ap.add_argument("--one", choices=("plain", "ours"), help=argparse.SUPPRESS)  # one run, in this process
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    ds = load_images(a.train)
-    sub = ImageSet(ds.x[: a.images], ds.y[: a.images], ds.classes, ds.source)
-    import tempfile
-
-    from speechlang.vision.npz import write_npz
-
-    pcfg = PreprocessConfig()
-    aug = AugmentConfig(crop_padding=2, hflip=True)
-    stats = fit_stats(torch.from_numpy(sub.x), pcfg)
-    x, y = to_tensors(sub, pcfg, stats, torch.device("cpu"))
-    ours, plain = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/sub.npz"
-        write_npz(path, sub.x[:, 0], sub.y)
-        cfg = VisionTrainConfig(arch=a.arch, batch_size=a.batch_size, valid=0, augment=aug,
-                                loop=TrainConfig(epochs=a.epochs, lr=0.05, optimizer="sgd", momentum=0.9,
-                                                 weight_decay=5e-4, schedule="cosine", device="cpu"))
-        for r in range(a.repeats):  # alternate which runs first: load from other jobs drifts
-            for which in ("plain", "ours") if r % 2 == 0 else ("ours", "plain"):
-                if which == "ours":
-                    ours.append(train(path, None, cfg)["images_per_s"])
-                else:
-                    plain.append(plain_loop(x, y, arch=a.arch, batch_size=a.batch_size, epochs=a.epochs,
-                                            lr=0.05, seed=1, aug=aug))
+    if a.one:
+        print(one_run(a))
+        return
+    # every run in a fresh process: the two loops share no allocator or thread-pool state
+    runs = {"plain": [], "ours": []}
+    for r in range(a.repeats):  # alternate which runs first: load from other jobs drifts
+        for which in ("plain", "ours") if r % 2 == 0 else ("ours", "plain"):
+            out = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--one", which], check=True,
+                                 stdout=subprocess.PIPE, text=True).stdout
+            runs[which].append(float(out.split()[-1]))
+    ours, plain = runs["ours"], runs["plain"]
     med = statistics.median
     print(json.dumps({"arch": a.arch, "images": a.images, "batch_size": a.batch_size, "threads": a.threads,
                       "speechlang_images_per_s": med(ours), "plain_images_per_s": med(plain),

@@ -21,6 +21,7 @@ def minutes(out: Path, name: str) -> float | None:
 def main() -> None:
     out = Path(sys.argv[1])
     res, res_eval, lenet, lenet_eval = (load(out, n) for n in ("resnet", "resnet.eval", "lenet", "lenet.eval"))
+    tta, tta_eval = load(out, "resnet.tta"), load(out, "resnet.eval.tta")  # chosen on validation data
     speed, pruned, distilled = load(out, "speed"), load(out, "pruned"), load(out, "distilled")
     alone_eval, cascade = load(out, "student_alone.eval"), load(out, "cascade")
     log = sys.stderr
@@ -28,6 +29,9 @@ def main() -> None:
           f"params {lenet.get('params')}", file=log)
     print(f"resnet: test accuracy {res_eval.get('accuracy')}, train minutes {res.get('train_minutes')}, "
           f"best validation accuracy {res.get('best_val_acc')}", file=log)
+    if tta:
+        print(f"resnet with --tta: validation {tta['val_acc_tta']:.2f} vs {tta['val_acc']:.2f} without; "
+              f"test {tta_eval.get('accuracy', 'not run (not chosen)')}", file=log)
     if speed:
         print(f"loop images/s: speechlang {speed['speechlang_images_per_s']:.1f}, plain "
               f"{speed['plain_images_per_s']:.1f}, ratio {speed['ratio']:.3f}", file=log)
@@ -42,7 +46,8 @@ def main() -> None:
     if cascade:
         print(f"cascade lenet->resnet @0.9: accuracy {cascade['accuracy']:.2f}, share to large "
               f"{cascade['share_large']:.1f}%", file=log)
-    recs = [{"model": "resnet-float", "accuracy": res_eval.get("accuracy"),
+    recs = [{"model": "resnet-float", "accuracy": tta_eval.get("accuracy", res_eval.get("accuracy")),
+             "tta": bool(tta_eval), "accuracy_without_tta": res_eval.get("accuracy"),
              "train_minutes": res.get("train_minutes"), "params": res.get("params")}]
     if pruned:
         a = pruned["after"]

@@ -44,6 +44,8 @@ Smoothing = Annotated[float, typer.Option("--label-smoothing", min=0, max=0.99)]
 ChannelsLast = Annotated[bool, typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the model")]
 SizePolicy = Annotated[str, typer.Option("--on-size-mismatch", help="folder images of another size: error or resize")]
+TTA = Annotated[bool, typer.Option("--tta", help="test-time augmentation: average the prediction for each "
+                                   "image and its left-right mirror (for models trained with --hflip)")]
 Scale = Annotated[str, typer.Option("--scale", help="unit: pixels to [0, 1]; symmetric: to [-1, 1]")]
 Gcn = Annotated[bool, typer.Option("--gcn", help="global contrast normalization per image")]
 Lcn = Annotated[bool, typer.Option("--lcn", help="local contrast normalization (9x9 Gaussian window)")]
@@ -172,6 +174,7 @@ def evaluate(
     confusion_png: Annotated[str | None, typer.Option(
         "--confusion-png", help="also write the confusion matrix as a PNG heat map")] = None,
     on_size_mismatch: SizePolicy = "error",
+    tta: TTA = False,
     device: Device = "auto",
     threads: Threads = 0,
     json_out: Json = False,
@@ -188,7 +191,7 @@ def evaluate(
     set_threads(threads)
     if confusion_png:
         check_writable(confusion_png)
-    lm = load_model(model, resolve_device(device))
+    lm = load_model(model, resolve_device(device), tta=tta)
     rep = evaluate_model(lm, data, on_size_mismatch=on_size_mismatch)
     if confusion_png:
         write_png(confusion_png, render_confusion(rep["confusion"]))
@@ -209,6 +212,7 @@ def predict(
     on_size_mismatch: SizePolicy = "error",
     on_error: Annotated[str, typer.Option(
         "--on-error", help="unreadable image: error, warn (skip it) or skip")] = "error",
+    tta: TTA = False,
     device: Device = "auto",
     threads: Threads = 0,
 ) -> None:
@@ -224,7 +228,7 @@ def predict(
     paths = list(files or [])
     if input is not None:
         paths += [line.strip() for line in iter_lines(input) if line.strip()]
-    lm = load_model(model, resolve_device(device))
+    lm = load_model(model, resolve_device(device), tta=tta)
     recs = list(predict_files(lm, paths, top_k=top_k, on_size_mismatch=on_size_mismatch, on_error=on_error))
     with atomic_output(output) as f:
         for r in recs:
@@ -238,6 +242,7 @@ def cascade(
     data: EvalData,
     threshold: Annotated[float, typer.Option(
         "--threshold", min=0, max=1, help="cheap model answers when its top probability >= this")] = 0.9,
+    tta: TTA = False,
     device: Device = "auto",
     threads: Threads = 0,
     json_out: Json = False,
@@ -252,7 +257,7 @@ def cascade(
 
     set_threads(threads)
     dev = resolve_device(device)
-    rec = cascade_evaluate(load_model(small, dev), load_model(large, dev), data, threshold)
+    rec = cascade_evaluate(load_model(small, dev, tta=tta), load_model(large, dev, tta=tta), data, threshold)
     _print_summary(rec, json_out)
 
 

@@ -25,6 +25,7 @@ from speechlang import log
 from speechlang.accel.checkpoint import save_checkpoint
 from speechlang.accel.distributed import DistEnv, env_from_torchrun
 from speechlang.accel.loop import BEST, LAST, TrainConfig, TrainResult, fit
+from speechlang.accel.malloc import keep_freed_memory
 from speechlang.accel.precision import precision_policy
 from speechlang.accel.seed import derive_seed
 from speechlang.errors import ConfigError, DataError
@@ -79,6 +80,7 @@ def hogwild_fit(model: nn.Module, loss_fn, batches, cfg: TrainConfig, workers: i
     last record.
     """
     check_hogwild(cfg, workers)
+    keep_freed_memory()  # before the workers fork: they inherit it
     import torch._dynamo  # noqa: F401 - optimizers import it on first use (seconds): once here, not per worker
 
     cpu = torch.device("cpu")

@@ -42,6 +42,7 @@ from speechlang.accel.distributed import (
     init_distributed,
     shard_indices,
 )
+from speechlang.accel.malloc import keep_freed_memory
 from speechlang.accel.precision import precision_policy
 from speechlang.accel.schedule import LRSchedule
 from speechlang.accel.seed import derive_seed, get_rng_state, set_rng_state, set_seed
@@ -217,6 +218,7 @@ def fit(
     `desc` and `unit` (what loss_fn's item count counts) label the progress bar.
     """
     cfg.check()
+    keep_freed_memory()
     device = resolve_device(cfg.device)
     env = init_distributed(device, cfg.dist_timeout_s, cfg.rdzv_timeout_s)
     prec = precision_policy(cfg.precision, device)

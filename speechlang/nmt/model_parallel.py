@@ -47,6 +47,7 @@ from speechlang import errors, log
 from speechlang.accel import TrainConfig, TrainResult, derive_seed, resolve_device, save_checkpoint, set_seed
 from speechlang.accel.distributed import DistEnv, init_distributed, shutdown
 from speechlang.accel.loop import build_optimizer, end_epoch, to_device, write_epoch
+from speechlang.accel.malloc import keep_freed_memory
 from speechlang.accel.precision import precision_policy
 from speechlang.accel.schedule import LRSchedule
 from speechlang.errors import ConfigError, DataError
@@ -276,6 +277,7 @@ def fit_pipeline(
     first epoch's is the training alone, later ones may include rank 0's evaluation copy).
     """
     cfg.check()
+    keep_freed_memory()
     if cfg.grad_accum != 1:
         raise ConfigError("--grad-accum does not apply to --model-parallel; use --micro-batches")
     if micro_batches < 1:

@@ -46,7 +46,7 @@ def images_tensor(lm: LoadedModel, ds: ImageSet) -> torch.Tensor:
 def probabilities(lm: LoadedModel, ds: ImageSet, batch_size: int = 1000) -> torch.Tensor:
     """(N, K) softmax probabilities of the model on the set (CPU float32)."""
     logits = predict_logits(lm.model, images_tensor(lm, ds), batch_size=batch_size,
-                            channels_last=lm.channels_last)
+                            channels_last=lm.channels_last, tta=lm.tta)
     return torch.softmax(logits, 1)
 
 

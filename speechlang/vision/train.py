@@ -100,12 +100,16 @@ def layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1000,
-                   channels_last: bool = False) -> torch.Tensor:
-    """(N, C, H, W) float on the model's device -> (N, K) float32 logits on the CPU."""
+                   channels_last: bool = False, tta: bool = False) -> torch.Tensor:
+    """(N, C, H, W) float on the model's device -> (N, K) float32 logits on the CPU. With `tta`
+    (test-time augmentation), the mean of the logits of each image and its left-right mirror."""
+    def logits(xb: torch.Tensor) -> torch.Tensor:
+        out = model(layout(xb, channels_last)).float()
+        return (out + model(layout(xb.flip(-1), channels_last)).float()) / 2 if tta else out
+
     was = model.training
     model.eval()
-    out = [model(layout(x[i:i + batch_size], channels_last)).float().cpu()
-           for i in range(0, len(x), batch_size)]
+    out = [logits(x[i:i + batch_size]).cpu() for i in range(0, len(x), batch_size)]
     model.train(was)
     return torch.cat(out) if out else torch.zeros(0, getattr(model, "num_classes", 0))
 
@@ -126,6 +130,11 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return float((logits.argmax(1) == y.cpu()).double().mean() * 100) if len(y) else float("nan")
 
 
+def held_out(ds: ImageSet, valid: float, seed: int) -> tuple[ImageSet, ImageSet | None]:
+    """(training part, validation split) of `ds` as a run with --valid VALID --seed SEED makes it."""
+    return split_validation(ds, valid, seed=derive_seed(seed, 0x5A1))
+
+
 def load_training_data(path: str, cfg: VisionTrainConfig, seed: int):
     k = cfg.num_classes or len(cfg.class_names) or None
     ds = load_images(path, num_classes=k, on_size_mismatch=cfg.on_size_mismatch)
@@ -134,7 +143,7 @@ def load_training_data(path: str, cfg: VisionTrainConfig, seed: int):
             raise ConfigError(f"--class-names: {len(cfg.class_names)} distinct names needed "
                               f"{len(ds.classes)} for the classes of {path}")
         ds = replace(ds, classes=list(cfg.class_names))
-    train_set, val_set = split_validation(ds, cfg.valid, seed=derive_seed(seed, 0x5A1))
+    train_set, val_set = held_out(ds, cfg.valid, seed)
     counts = np.bincount(train_set.y, minlength=len(ds.classes))
     if (counts == 0).any():
         log.warn(f"{path}: classes {[ds.classes[i] for i in np.flatnonzero(counts == 0)]} have no "
@@ -235,6 +244,7 @@ class LoadedModel:
     quantized: str
     path: str
     n_params: int = 0
+    tta: bool = False  # predictions average each image with its left-right mirror
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -254,8 +264,9 @@ def checkpoint_path(path: str | Path) -> Path:
     return p
 
 
-def load_model(path: str | Path, device: torch.device | None = None) -> LoadedModel:
-    """Rebuild a model saved by `train` or `compress` (architecture from the checkpoint)."""
+def load_model(path: str | Path, device: torch.device | None = None, *, tta: bool = False) -> LoadedModel:
+    """Rebuild a model saved by `train` or `compress` (architecture from the checkpoint); `tta`:
+    its predictions average each image with its left-right mirror."""
     p = checkpoint_path(path)
     with warnings.catch_warnings():  # torch warns about its own storage API on int8 tensors
         warnings.simplefilter("ignore", UserWarning)
@@ -279,7 +290,7 @@ def load_model(path: str | Path, device: torch.device | None = None) -> LoadedMo
         model.to(device)
     pcfg = PreprocessConfig(**meta["preprocess"])
     return LoadedModel(model, list(meta["classes"]), pcfg, meta.get("stats"),
-                       bool(meta.get("channels_last", False)) and not quant, quant, str(p), n_params)
+                       bool(meta.get("channels_last", False)) and not quant, quant, str(p), n_params, tta)
 
 
 def model_device(lm: LoadedModel) -> torch.device:

@@ -168,3 +168,26 @@ def test_class_names(cli, tiny_idx, tmp_path):
     (tmp_path / "three.txt").write_text("a\nb\nc\n")
     _fails(cli("vision", "train", "--train", train, "-o", tmp_path / "o", *SMALL, "--class-names",
                tmp_path / "three.txt"), "out of range 0..2")
+
+
+def test_tta_averages_each_image_with_its_mirror(cli, tiny_idx, trained):
+    """--tta: logits are the mean of the image's and its left-right mirror's. The quadrant classes
+    are not mirror-symmetric (a mirror swaps classes 0 and 1, 2 and 3), so here it must hurt."""
+    from speechlang.vision.evaluate import images_tensor, load_eval_set
+    from speechlang.vision.train import load_model, predict_logits
+
+    _, test = tiny_idx
+    lm = load_model(trained, torch.device("cpu"))
+    x = images_tensor(lm, load_eval_set(lm, str(test)))
+    with torch.no_grad():
+        hand = (lm.model(x) + lm.model(x.flip(-1))) / 2
+    got = predict_logits(lm.model, x, batch_size=50, tta=True)
+    torch.testing.assert_close(got, hand, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(predict_logits(lm.model, x.flip(-1), tta=True), got, rtol=1e-5, atol=1e-5)
+
+    plain = json.loads(cli("vision", "eval", "-m", trained, "-d", test, "--json").stdout)["accuracy"]
+    r = cli("vision", "eval", "-m", trained, "-d", test, "--json", "--tta")
+    assert r.exit_code == 0, r.stderr
+    y = read_idx(str(test).replace("images-idx3", "labels-idx1"))
+    assert json.loads(r.stdout)["accuracy"] == pytest.approx((hand.argmax(1).numpy() == y).mean() * 100)
+    assert json.loads(r.stdout)["accuracy"] < plain - 10
