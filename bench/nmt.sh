@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/nmt.sh DIR [TEST_PREFIX...]: en->es NMT on DIR/bible.{train,dev,test}.{en,es}.
-# Trains the best configuration (dev for early stopping), averages the last epoch checkpoints,
-# picks last vs averaged on dev BLEU, then translates DIR/bible.test.en and each TEST_PREFIX.en
-# and prints one JSON line per test set as the last output:
+# Trains the best configuration (dev for early stopping), averages the last 2 and the last 5
+# epoch checkpoints, picks last or an average on dev BLEU, then translates DIR/bible.test.en and
+# each TEST_PREFIX.en and prints one JSON line per test set as the last output:
 #   {"test": PREFIX, "bleu": ..., "chrf": ..., "train_minutes": ..., ...}
 # Also scored on the first test set (into $OUT/compare.jsonl): greedy vs beam, last vs averaged.
 # Environment: NMT_ARCH (transformer | lstm-attention), NMT_MINUTES (training wall-time budget),
@@ -36,14 +36,16 @@ $SL nmt train -d "$OUT/data" -o "$RUN" --arch "$ARCH" $ARCH_ARGS --max-tokens 20
   --keep-epochs 5 --dev-bleu-sents 400 --threads "$THREADS" --json ${NMT_TRAIN_ARGS:-} > "$RUN.train.json"
 TRAIN_MIN=$(.venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[1]))['train_minutes'])" "$RUN.train.json")
 
-$SL nmt average --run-dir "$RUN" --last 5 -O "$RUN/checkpoint_avg.pt"
+# averages of the last 2 and the last 5 epoch checkpoints (2: for runs cut while still improving)
+CKPTS="checkpoint_last checkpoint_avg2 checkpoint_avg5"
+for n in 2 5; do $SL nmt average --run-dir "$RUN" --last $n -O "$RUN/checkpoint_avg$n.pt"; done
 
 tr() {  # tr CKPT BEAM SRC OUTFILE
   $SL nmt translate -m "$1" --beam "$2" --len-penalty 1.0 --threads "$THREADS" -i "$3" -O "$4"
 }
 # last vs averaged, chosen on dev (greedy, so the choice is cheap)
 best=""; best_bleu=-1
-for ck in checkpoint_last checkpoint_avg; do
+for ck in $CKPTS; do
   tr "$RUN/$ck.pt" 1 "$DIR/bible.dev.en" "$RUN/dev.$ck.greedy.es"
   b=$($SL nmt score -r "$DIR/bible.dev.es" -i "$RUN/dev.$ck.greedy.es" --json | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)['bleu'])")
   echo "dev $ck greedy BLEU $b" >&2
@@ -56,7 +58,7 @@ echo "chosen on dev: $best" >&2
 # greedy vs beam, last vs averaged on the first test set
 T0=$DIR/bible.test
 : > "$OUT/compare.$ARCH.jsonl"
-for ck in checkpoint_last checkpoint_avg; do
+for ck in $CKPTS; do
   for beam in 1 5; do
     s=$(date +%s.%N)
     tr "$RUN/$ck.pt" $beam "$T0.en" "$RUN/test.$ck.beam$beam.es"
