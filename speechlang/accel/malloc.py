@@ -5,7 +5,7 @@ the same sizes. glibc's defaults hand such memory back to the kernel (large bloc
 and unmapped; a free top of the heap is trimmed), so each step faults the same pages in again
 and the kernel zeroes them (a small residual net, one epoch of 1,536 images: 47,000-400,000
 minor page faults; under 5,000 with these settings). `keep_freed_memory` makes glibc keep
-freed memory for reuse instead, as jemalloc or tcmalloc do by default.
+freed memory in the process for reuse instead.
 """
 
 from __future__ import annotations
