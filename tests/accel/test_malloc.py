@@ -46,7 +46,7 @@ def test_freed_memory_is_reused_without_page_faults():
     pages = 4 * (3 << 19) * 4 // os.sysconf("SC_PAGE_SIZE")  # one round's tensors, in pages
     assert kept["on"] is True
     assert trimming["faults"] >= 4 * pages  # handed back on free, faulted in again
-    assert kept["faults"] < pages // 10
+    assert kept["faults"] < pages // 2  # against 5 rounds of faults above; the odd MB may still grow
 
 
 def test_a_users_malloc_settings_win():
