@@ -3,9 +3,9 @@
 Every step of a training loop frees its activations and gradients and allocates them again at
 the same sizes. glibc's defaults hand such memory back to the kernel (large blocks are mmap'ed
 and unmapped; a free top of the heap is trimmed), so each step faults the same pages in again
-and the kernel zeroes them (a small residual net, one epoch of 1,536 images: 47,000-400,000
-minor page faults; under 5,000 with these settings). `keep_freed_memory` makes glibc keep
-freed memory in the process for reuse instead.
+and the kernel zeroes them (a small residual net, one epoch of 1,536 images on 1 thread:
+47,000-135,000 minor page faults, more in a process's first epoch; 23-9,500 with these
+settings). `keep_freed_memory` makes glibc keep freed memory in the process for reuse instead.
 """
 
 from __future__ import annotations

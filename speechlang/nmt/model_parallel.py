@@ -220,12 +220,9 @@ def _run_rank(rank: int, world: int, port: int, threads: int, fn: Callable, args
             dist.barrier()  # no rank tears its connections down while another still uses them
     except errors.SpeechlangError as e:
         Path(box, f"error{rank}.json").write_text(json.dumps([type(e).__name__, str(e)]))
-        shutdown()
         sys.exit(1)
-    except BaseException:
+    finally:
         shutdown()
-        raise
-    shutdown()
     # Leave without the interpreter's finalization: gloo's and torch's pool threads torn down
     # there can abort the process (SIGABRT, "terminate called without an active exception")
     # after the work is done and its result written.
