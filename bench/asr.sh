@@ -15,6 +15,8 @@
 # TRI_ITERS (16), TRI_STATES (500), TRI_GAUSS (4000), LM_WEIGHTS ("4 6 8 10 12 14 16"),
 # BEAM (160), THREADS (1), FEAT_OPTS (extra `asr features` options, e.g. "--norm-vars"),
 # DNN_OPTS (extra `asr train-dnn` options, e.g. "--arch tdnn --epochs 8"), DNN_THREADS (1),
+# VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
+# trains on, vocal tract length perturbation; "" for none),
 # STAGES ("mono tri sat dnn"; dnn_int8 is reported with dnn, at dnn's LM weight; dnn2 = dnn
 # with --realign; sat = train-sat on the tri alignments, decoded with --fmllr; sat_dnn = the
 # same SAT model with the dnn as first pass, one fMLLR round),
@@ -119,15 +121,27 @@ if [[ " $STAGES " == *" sat"[\ _]* ]]; then
     --threads "$THREADS" $SAT_OPTS --json > "$EXP/log/sat.json" 2> "$EXP/log/sat.log"; }
 fi
 
-# 7. hybrid DNN on the triphone alignments (tied states of tri)
+# 7. hybrid DNN on the triphone alignments (tied states of tri), also trained on VTLN-warped
+# copies of the training features (same utterances and frames, so the same alignment)
 DNN_THREADS=${DNN_THREADS:-1}
 DNN_OPTS=${DNN_OPTS:-}
+VTLP=${VTLP-"0.9 1.1"}
+VTLP_FEATS=()
+if [[ "$STAGES" == *dnn* ]]; then
+  for w in $VTLP; do
+    [ -f "$EXP/feats/train_nodev_w$w/feats.json" ] || { log "features train_nodev, VTLN warp $w"
+    timed "feats_train_nodev_w$w" $SL asr features "$EXP/data/train_nodev" "$EXP/feats/train_nodev_w$w" \
+      --vtln-warp "$w" --threads "$THREADS" $FEAT_OPTS --json > "$EXP/log/feats_train_nodev_w$w.json"; }
+    VTLP_FEATS+=(--extra-feats "$EXP/feats/train_nodev_w$w")
+  done
+fi
 for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
   [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" sat_dnn "* ]]; } || continue
   align_tri
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
-    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" $DNN_OPTS $([ $d = dnn2 ] && echo --realign) --json \
+    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" ${VTLP_FEATS[@]+"${VTLP_FEATS[@]}"} $DNN_OPTS \
+    $([ $d = dnn2 ] && echo --realign) --json \
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
 done
 

@@ -86,6 +86,8 @@ def features(
     delta_order: Annotated[int, typer.Option("--delta-order", min=0, max=3)] = 2,
     cmvn: Annotated[str, typer.Option("--cmvn", help="speaker, utterance or none")] = "speaker",
     norm_vars: Annotated[bool, typer.Option("--norm-vars", help="CMVN also normalizes variances")] = False,
+    vtln_warp: Annotated[float, typer.Option("--vtln-warp", min=0.5, max=2.0, help="VTLN warp factor "
+                                             "of the mel filters (1: none)")] = 1.0,
     on_error: Annotated[str, typer.Option("--on-error", help="error, warn or skip an unreadable "
                                           "utterance")] = "error",
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps")] = "auto",
@@ -103,7 +105,8 @@ def features(
     set_threads(threads)
     cfg = FeatureConfig(kind=kind, sample_rate=sample_rate, num_mel_bins=num_mel_bins,
                         num_ceps=num_ceps, use_energy=use_energy, window=window, dither=dither,
-                        delta_order=delta_order, cmvn=cmvn, norm_vars=norm_vars)
+                        delta_order=delta_order, cmvn=cmvn, norm_vars=norm_vars,
+                        vtln_warp=vtln_warp)
     _report(compute_feats(data_dir, out_dir, cfg, device, on_error, seed), json_out)
 
 
@@ -389,6 +392,9 @@ def train_dnn(
     device: Device = "auto",
     realign: Annotated[bool, typer.Option("--realign", help="then realign with the DNN and "
                                           "train a second network on those alignments")] = False,
+    extra_feats: Annotated[list[Path] | None, typer.Option(
+        "--extra-feats", readable=False, help="another feature dir of the same utterances (e.g. "
+        "--vtln-warp copies) trained on with the same alignment; repeatable")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT_DIR/ckpt/"
                                          "checkpoint_last.pt")] = False,
     threads: Threads = 1,
@@ -410,7 +416,7 @@ def train_dnn(
                     realign=realign)
     tcfg = TrainConfig(epochs=epochs, lr=lr, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
-    rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm)
+    rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()))
     if rec:
         _report(rec, json_out)
 

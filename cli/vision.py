@@ -55,6 +55,8 @@ CropPad = Annotated[int, typer.Option(
 HFlip = Annotated[bool, typer.Option("--hflip/--no-hflip", help="random left-right flips")]
 VFlip = Annotated[bool, typer.Option("--vflip", help="random up-down flips")]
 Translate = Annotated[float, typer.Option("--translate", min=0, help="random shifts up to this many pixels (0: off)")]
+Erase = Annotated[float, typer.Option(
+    "--erase", min=0, max=1, help="random erasing: probability of a noise rectangle per image (0: off)")]
 Patience = Annotated[int, typer.Option(
     "--patience", min=0, help="stop after N epochs without better validation accuracy (0: off)")]
 ClassNames = Annotated[str | None, typer.Option(
@@ -71,7 +73,7 @@ def _config(*, arch="resnet", model_opt=None, epochs=12, batch_size=128, lr=0.05
             weight_decay=5e-4, schedule="cosine", warmup_steps=200, valid=5000.0, label_smoothing=0.1,
             channels_last=True, compile=False, on_size_mismatch="error", scale="unit", gcn=False,
             lcn=False, standardize=True, crop_padding=2, hflip=True, vflip=False, translate=0.0,
-            patience=0, num_classes=0, class_names=None, precision="fp32", device="auto",
+            erase=0.0, patience=0, num_classes=0, class_names=None, precision="fp32", device="auto",
             seed=1, hogwild=0, moe_experts=0, max_minutes=0.0) -> VisionTrainConfig:
     MODELS.lookup(arch)
     loop = TrainConfig(epochs=max(epochs, 1), lr=lr, optimizer=optimizer, momentum=0.9,
@@ -85,7 +87,8 @@ def _config(*, arch="resnet", model_opt=None, epochs=12, batch_size=128, lr=0.05
         num_classes=num_classes, on_size_mismatch=on_size_mismatch,
         class_names=tuple(line.strip() for line in iter_lines(class_names) if line.strip()) if class_names else (),
         preprocess=PreprocessConfig(scale=scale, gcn=gcn, lcn=lcn, standardize=standardize),
-        augment=AugmentConfig(crop_padding=crop_padding, hflip=hflip, vflip=vflip, translate=translate),
+        augment=AugmentConfig(crop_padding=crop_padding, hflip=hflip, vflip=vflip, translate=translate,
+                              erase=erase),
         loop=loop)
 
 
@@ -141,6 +144,7 @@ def train(
     hflip: HFlip = True,
     vflip: VFlip = False,
     translate: Translate = 0.0,
+    erase: Erase = 0.0,
     channels_last: ChannelsLast = True,
     compile: Compile = False,
     moe_experts: MoeExperts = 0,

@@ -343,8 +343,11 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
 
 
 def _check_features(got: dict, want: dict, feat_dir, model_dir) -> None:
-    diff = [k for k in want if got.get(k) != want[k] and k != "dither"]
+    from speechlang.asr.features import FeatureConfig
+    default = FeatureConfig().to_dict()  # keys newer than a file take their default value
+    diff = [k for k in want if got.get(k, default.get(k)) != want[k]
+            and k not in ("dither", "vtln_warp")]
     if diff:
         k = diff[0]
-        raise DataError(f"{feat_dir} was made with {k}={got.get(k)!r} but {model_dir} expects "
+        raise DataError(f"{feat_dir} was made with {k}={got.get(k, default.get(k))!r} but {model_dir} expects "
                         f"{k}={want[k]!r}; recompute the features with the model's settings")

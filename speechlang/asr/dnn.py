@@ -266,11 +266,16 @@ def realign_dir(dnn: DNNModel, feat_dir, out_dir, sil_prob: float = 0.5,
 
 
 def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainConfig,
-              resume: bool = False, lm: str | os.PathLike | None = None) -> dict:
+              resume: bool = False, lm: str | os.PathLike | None = None,
+              extra_feats: tuple = ()) -> dict:
     """Train the network on the alignment's pdf ids; write a DNN model dir (see module doc).
+    `extra_feats`: more feature dirs of the same utterances and frame counts (e.g. VTLN-warped
+    copies, `asr features --vtln-warp`), trained on with the same alignment (augmentation);
+    the held-out frame accuracy uses `feat_dir` alone.
     With cfg.realign: then realign `feat_dir` with it (OUT/realign_ali) and train a second
     network (checkpoints in OUT/ckpt2) on those alignments, which replaces the first."""
-    rec = _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, "ckpt")
+    rec = _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, "ckpt",
+                      extra_feats=extra_feats)
     if not cfg.realign or not rec:
         return rec
     out = Path(out_dir)
@@ -287,7 +292,8 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
 
 
 def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainConfig,
-                resume: bool, lm, ckpt: str, first: dict | None = None) -> dict:
+                resume: bool, lm, ckpt: str, first: dict | None = None,
+                extra_feats: tuple = ()) -> dict:
     import torch.distributed as dist
     t_start = time.perf_counter()
     gmm = read_model(gmm_dir)
@@ -299,25 +305,31 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
                         "align with the same model you pass here")
     from speechlang.asr.decoder import _check_features
     _check_features(feats.config, gmm.features, feat_dir, gmm_dir)
+    views = [feats] + [read_feats(d) for d in extra_feats]
+    for d, v in zip(extra_feats, views[1:], strict=True):
+        _check_features(v.config, gmm.features, d, gmm_dir)
     k = cfg.context
-    padded, centers, targets = [], [], []
+    padded, targets = [], []
+    centers: list[list[np.ndarray]] = [[] for _ in views]  # [view][utt] rows of X
     pos = 0
-    for u in ali.utts:
-        if u not in feats:
-            raise DataError(f"{ali_dir}: utterance {u} is not in {feat_dir}")
-        x, y = feats[u], ali[u].pdf
-        if len(x) != len(y):
-            raise DataError(f"{u}: {len(x)} feature frames but {len(y)} aligned frames; align "
-                            f"{feat_dir} again")
-        padded.append(pad_utterance(x, k))
-        centers.append(np.arange(len(x)) + pos + k)
-        targets.append(y.astype(np.int64))
-        pos += len(x) + 2 * k
+    for j, (v, d) in enumerate(zip(views, [feat_dir, *extra_feats], strict=True)):
+        for u in ali.utts:
+            if u not in v:
+                raise DataError(f"{ali_dir}: utterance {u} is not in {d}")
+            x, y = v[u], ali[u].pdf
+            if len(x) != len(y):
+                raise DataError(f"{u}: {len(x)} feature frames in {d} but {len(y)} aligned frames; "
+                                f"align {feat_dir} again")
+            padded.append(pad_utterance(x, k))
+            centers[j].append(np.arange(len(x)) + pos + k)
+            if j == 0:
+                targets.append(y.astype(np.int64))
+            pos += len(x) + 2 * k
     tr, ho = _split(ali.utts, cfg.heldout)
     X = torch.from_numpy(np.concatenate(padded))
-    c_tr = torch.from_numpy(np.concatenate([centers[i] for i in tr]))
-    y_tr = torch.from_numpy(np.concatenate([targets[i] for i in tr]))
-    c_ho = torch.from_numpy(np.concatenate([centers[i] for i in ho]))
+    c_tr = torch.from_numpy(np.concatenate([c[i] for c in centers for i in tr]))
+    y_tr = torch.from_numpy(np.concatenate([targets[i] for _ in views for i in tr]))
+    c_ho = torch.from_numpy(np.concatenate([centers[0][i] for i in ho]))
     y_ho = torch.from_numpy(np.concatenate([targets[i] for i in ho]))
     train_frames = X[c_tr]
     mean = train_frames.double().mean(0)
@@ -370,6 +382,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
                      "history": res.history, "best_frame_acc": res.best, "best_epoch": res.best_epoch,
                      "heldout_majority_acc": majority, "train_frames": len(c_tr),
                      "heldout_frames": len(c_ho), "heldout_utts": len(ho), "feats": str(feat_dir),
+                     "extra_feats": [str(d) for d in extra_feats],
                      "ali": str(ali_dir), "gmm": str(gmm_dir), "train_s": round(train_s, 2),
                      **({"pass1": first} if first else {})}
     write_dnn_dir(out, gmm_dir, net, priors, meta, lm)

@@ -56,6 +56,9 @@ class FeatureConfig:
     delta_window: int = 2
     cmvn: str = "speaker"  # speaker, utterance or none
     norm_vars: bool = False  # CMVN: also scale to unit variance (Kaldi's default is means only)
+    vtln_warp: float = 1.0  # VTLN warp factor of the mel filter edges (1 = none)
+    vtln_low: float = 100.0  # Hz; lower inflection point of the piecewise-linear warp
+    vtln_high: float = -500.0  # Hz; upper inflection point; <= 0 means Nyquist + vtln_high
 
     def __post_init__(self):
         if self.kind not in ("mfcc", "fbank"):
@@ -72,6 +75,8 @@ class FeatureConfig:
         high = self.high_freq if self.high_freq > 0 else nyq + self.high_freq
         if not 0 <= self.low_freq < high <= nyq:
             raise ConfigError(f"mel range {self.low_freq}..{high} Hz is not inside 0..{nyq} Hz")
+        if not 0.5 <= self.vtln_warp <= 2.0:
+            raise ConfigError(f"--vtln-warp {self.vtln_warp}: use a factor in 0.5..2")
         if not 0 <= self.delta_order <= 3:
             raise ConfigError("--delta-order must be 0..3")
 
@@ -115,18 +120,43 @@ def mel_scale(f):
     return 1127.0 * torch.log1p(torch.as_tensor(f, dtype=torch.float64) / 700.0)
 
 
-@lru_cache(maxsize=32)
-def mel_banks(num_bins: int, padded: int, rate: float, low: float, high: float) -> torch.Tensor:
-    """Kaldi's MelBanks as a (num_bins, padded//2 + 1) weight matrix (Nyquist column zero)."""
+def vtln_warp_freq(f: torch.Tensor, warp: float, low: float, high: float,
+                   vtln_low: float, vtln_high: float) -> torch.Tensor:
+    """Kaldi's VtlnWarpFreq: piecewise-linear warp of frequencies f (Hz) by 1/warp between the
+    inflection points, linear to the fixed ends low and high (Hz); frequencies outside stay."""
+    lo, hi = vtln_low * max(1.0, warp), vtln_high * min(1.0, warp)
+    scale = 1.0 / warp
+    f_lo, f_hi = scale * lo, scale * hi
+    left = low + (f_lo - low) / (lo - low) * (f - low)
+    right = high + (high - f_hi) / (high - hi) * (f - high)
+    out = torch.where(f < lo, left, torch.where(f < hi, scale * f, right))
+    return torch.where((f < low) | (f > high), f, out)
+
+
+def inverse_mel_scale(m):
+    return 700.0 * torch.expm1(torch.as_tensor(m, dtype=torch.float64) / 1127.0)
+
+
+@lru_cache(maxsize=64)
+def mel_banks(num_bins: int, padded: int, rate: float, low: float, high: float,
+              warp: float = 1.0, vtln_low: float = 100.0, vtln_high: float = -500.0) -> torch.Tensor:
+    """Kaldi's MelBanks as a (num_bins, padded//2 + 1) weight matrix (Nyquist column zero);
+    warp != 1 moves the filter edges by VTLN (vtln_warp_freq), as Kaldi's vtln-warp."""
     nyq = 0.5 * rate
     if high <= 0:
         high += nyq
+    if vtln_high <= 0:
+        vtln_high += nyq
     n_fft = padded // 2
     mel_low, mel_high = mel_scale(low), mel_scale(high)
     delta = (mel_high - mel_low) / (num_bins + 1)
     mel = mel_scale(torch.arange(n_fft, dtype=torch.float64) * rate / padded)  # (n_fft,)
     b = torch.arange(num_bins, dtype=torch.float64)[:, None]
     left, center, right = mel_low + b * delta, mel_low + (b + 1) * delta, mel_low + (b + 2) * delta
+    if warp != 1.0:
+        left, center, right = (mel_scale(vtln_warp_freq(inverse_mel_scale(m), warp, low, high,
+                                                        vtln_low, vtln_high))
+                               for m in (left, center, right))
     up = (mel - left) / (center - left)
     down = (right - mel) / (right - center)
     w = torch.where(mel <= center, up, down)
@@ -186,7 +216,8 @@ def fbank(x: torch.Tensor, cfg: FeatureConfig, generator=None) -> torch.Tensor:
     """Log-mel filterbank energies: (samples,) in [-1, 1) -> (frames, [1 +] num_mel_bins) float32."""
     power, log_e = _spectrum(x, cfg, generator)
     padded = 1 << (cfg.frame_length - 1).bit_length()
-    banks = mel_banks(cfg.num_mel_bins, padded, cfg.sample_rate, cfg.low_freq, cfg.high_freq)
+    banks = mel_banks(cfg.num_mel_bins, padded, cfg.sample_rate, cfg.low_freq, cfg.high_freq,
+                      cfg.vtln_warp, cfg.vtln_low, cfg.vtln_high)
     mel = torch.log(torch.clamp(power @ banks.to(power.device, power.dtype).T, min=EPS))
     if cfg.kind == "fbank" and cfg.use_energy:
         mel = torch.cat([log_e[:, None], mel], dim=1)
@@ -197,7 +228,8 @@ def mfcc(x: torch.Tensor, cfg: FeatureConfig, generator=None) -> torch.Tensor:
     """MFCCs: (samples,) in [-1, 1) -> (frames, num_ceps) float32; c0 is the log energy if use_energy."""
     power, log_e = _spectrum(x, cfg, generator)
     padded = 1 << (cfg.frame_length - 1).bit_length()
-    banks = mel_banks(cfg.num_mel_bins, padded, cfg.sample_rate, cfg.low_freq, cfg.high_freq)
+    banks = mel_banks(cfg.num_mel_bins, padded, cfg.sample_rate, cfg.low_freq, cfg.high_freq,
+                      cfg.vtln_warp, cfg.vtln_low, cfg.vtln_high)
     dev = power.device
     mel = torch.log(torch.clamp(power @ banks.to(dev, power.dtype).T, min=EPS))
     ceps = mel @ dct_matrix(cfg.num_ceps, cfg.num_mel_bins).to(dev, mel.dtype).T

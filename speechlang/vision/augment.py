@@ -1,5 +1,5 @@
 """Training-time augmentation as batched torch ops on the images' device: random crop with
-padding, horizontal/vertical flips and small sub-pixel translations. Randomness comes only
+padding, horizontal/vertical flips, small sub-pixel translations and random erasing. Randomness comes only
 from the `torch.Generator` passed in (seeded from (seed, rank, epoch)), never the global RNG.
 
     gen = epoch_generator(seed=1, epoch=3, rank=0, device=x.device)
@@ -8,6 +8,7 @@ from the `torch.Generator` passed in (seeded from (seed, rank, epoch)), never th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -23,14 +24,17 @@ class AugmentConfig:
     hflip: bool = field(default=False, metadata={"help": "mirror left-right with probability 1/2"})
     vflip: bool = field(default=False, metadata={"help": "flip upside down with probability 1/2"})
     translate: float = field(default=0.0, metadata={"help": "shift by up to this many pixels, bilinear (0: off)"})
+    erase: float = field(default=0.0, metadata={"help": "random erasing: probability of noise in a random rectangle"})
 
     def check(self) -> None:
         if self.crop_padding < 0 or self.translate < 0:
             raise ConfigError("--crop-padding and --translate must be >= 0")
+        if not 0 <= self.erase <= 1:
+            raise ConfigError("--erase must be a probability in [0, 1]")
 
     @property
     def active(self) -> bool:
-        return bool(self.crop_padding or self.hflip or self.vflip or self.translate)
+        return bool(self.crop_padding or self.hflip or self.vflip or self.translate or self.erase)
 
 
 def epoch_generator(seed: int, epoch: int, rank: int, device: torch.device) -> torch.Generator:
@@ -79,6 +83,28 @@ def random_translate(x: torch.Tensor, max_shift: float, gen: torch.Generator) ->
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def random_erase(x: torch.Tensor, p: float, gen: torch.Generator, area: tuple[float, float] = (0.02, 0.4),
+                 log_ratio: tuple[float, float] = (math.log(0.3), math.log(1 / 0.3))) -> torch.Tensor:
+    """Random erasing (Zhong et al. 2017) of a float batch (N, C, H, W): with probability p an
+    image gets a rectangle of `area` (fraction of H*W) and aspect ratio exp(log_ratio) (height /
+    width), clipped to the image, filled with N(0, 1) noise (the data are standardized)."""
+    n, c, h, w = x.shape
+    u = torch.rand(n, 5, generator=gen, device=x.device, dtype=torch.float64)
+    s = (area[0] + u[:, 0] * (area[1] - area[0])) * h * w
+    r = torch.exp(log_ratio[0] + u[:, 1] * (log_ratio[1] - log_ratio[0]))
+    eh = torch.sqrt(s * r).round().clamp(1, h)
+    ew = torch.sqrt(s / r).round().clamp(1, w)
+    y0 = (u[:, 2] * (h - eh + 1)).floor()
+    x0 = (u[:, 3] * (w - ew + 1)).floor()
+    rows = torch.arange(h, device=x.device, dtype=torch.float64)
+    cols = torch.arange(w, device=x.device, dtype=torch.float64)
+    in_rows = (rows >= y0[:, None]) & (rows < (y0 + eh)[:, None])   # (N, H)
+    in_cols = (cols >= x0[:, None]) & (cols < (x0 + ew)[:, None])   # (N, W)
+    mask = in_rows[:, :, None] & in_cols[:, None, :] & (u[:, 4] < p)[:, None, None]
+    noise = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+    return torch.where(mask[:, None], noise, x)
+
+
 def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
     """Apply the configured augmentations to a float batch (N, C, H, W); labels are unchanged."""
     if cfg.crop_padding:
@@ -89,4 +115,6 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.
         x = random_flip(x, 2, gen)
     if cfg.translate:
         x = random_translate(x, cfg.translate, gen)
+    if cfg.erase:
+        x = random_erase(x, cfg.erase, gen)
     return x

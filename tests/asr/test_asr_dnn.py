@@ -222,3 +222,26 @@ def test_training_twice_gives_identical_weights(cli, exp, tmp_path):
         assert r.exit_code == 0, r.stderr
     a, b = read_dnn(tmp_path / "a").net.state_dict(), read_dnn(tmp_path / "b").net.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_extra_feature_views_train_on_every_view(cli, exp, tmp_path):
+    """--extra-feats (VTLN-warped copies) multiplies the training frames; the held-out frames
+    stay those of FEAT_DIR; a view with other utterances or frame counts is refused."""
+    _run("--quiet", "asr", "features", TONES / "train", tmp_path / "w09", "--vtln-warp", 0.9)
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "aug",
+            "--hidden", 32, "--layers", 1, "--epochs", 1, "--extra-feats", tmp_path / "w09", "--json")
+    assert r.exit_code == 0, r.stderr
+    one = json.loads((exp / "dnn" / "dnn.json").read_text())["train"]
+    two = json.loads(r.stdout)
+    assert two["train_frames"] == 2 * one["train_frames"]
+    assert two["heldout_frames"] == one["heldout_frames"]
+    assert not np.allclose(*(np.load(tmp_path / "w09" / "feats.npy", mmap_mode="r")[:50],
+                             np.load(exp / "ftrain" / "feats.npy", mmap_mode="r")[:50]))
+    _run("--quiet", "asr", "features", TONES / "train", tmp_path / "short", "--delta-order", 1)
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
+            "--extra-feats", tmp_path / "short")
+    assert r.exit_code == 1 and "delta_order" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
+            "--extra-feats", exp / "ftest")
+    assert r.exit_code == 1 and "is not in" in r.stderr
+    assert not (tmp_path / "bad" / "dnn.json").exists()

@@ -13,7 +13,15 @@ import torch
 
 from speechlang.asr.audio import load_audio, resample
 from speechlang.asr.featfile import read_feats
-from speechlang.asr.features import FeatureConfig, add_deltas, compute_feats, fbank, mfcc
+from speechlang.asr.features import (
+    FeatureConfig,
+    add_deltas,
+    compute_feats,
+    fbank,
+    mel_banks,
+    mfcc,
+    vtln_warp_freq,
+)
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "asr"
 
@@ -35,6 +43,28 @@ def test_fbank_matches_kaldi_native_fbank(ref):
     np.testing.assert_allclose(got, ref["fbank40"], atol=1e-3, rtol=1e-4)
     got = fbank(x, FeatureConfig(kind="fbank", window="hamming", use_energy=True)).numpy()
     np.testing.assert_allclose(got, ref["fbank23_hamming_energy"], atol=1e-3, rtol=1e-4)
+
+
+@pytest.mark.parametrize("warp", [0.85, 1.15])
+def test_vtln_mel_banks_match_kaldi_native_fbank(ref, warp):
+    got = mel_banks(23, 512, 16000.0, 20.0, 0.0, warp).numpy()[:, :257]
+    np.testing.assert_allclose(got, ref[f"mel23_warp{warp}"], atol=5e-5)
+    assert not np.allclose(got, mel_banks(23, 512, 16000.0, 20.0, 0.0).numpy()[:, :257], atol=1e-2)
+
+
+def test_vtln_warp_is_piecewise_linear_with_fixed_ends():
+    f = torch.linspace(0, 8000, 8001, dtype=torch.float64)
+    for warp in (0.8, 1.0, 1.2):
+        g = vtln_warp_freq(f, warp, 20.0, 8000.0, 100.0, 7500.0)
+        assert float(g[20]) == pytest.approx(20.0) and float(g[8000]) == pytest.approx(8000.0)
+        assert float(g[10]) == 10.0  # below low_freq: unchanged
+        assert bool((g[1:] > g[:-1]).all())  # monotone, hence invertible
+        if warp == 1.0:
+            np.testing.assert_allclose(g, f)
+        mid = torch.tensor([1000.0, 3000.0], dtype=torch.float64)
+        np.testing.assert_allclose(vtln_warp_freq(mid, warp, 20.0, 8000.0, 100.0, 7500.0), mid / warp)
+    with pytest.raises(Exception, match="vtln-warp"):
+        FeatureConfig(vtln_warp=3.0)
 
 
 def _kaldi_mfcc_frame(frame: np.ndarray, rate: int, num_bins: int, num_ceps: int, lifter: float,

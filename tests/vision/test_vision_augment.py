@@ -12,6 +12,7 @@ from speechlang.vision.augment import (
     augment,
     epoch_generator,
     random_crop,
+    random_erase,
     random_flip,
     random_translate,
 )
@@ -64,6 +65,24 @@ def test_integer_translation_is_a_shift_with_zero_fill():
                         if 0 <= yy < 9 and 0 <= xx < 8:
                             want[:, r, c] += wy * wx * img[:, yy, xx]
         np.testing.assert_allclose(out[i].numpy(), want, atol=1e-5)
+
+
+def test_erasing_replaces_one_rectangle_with_the_given_probability():
+    x = torch.full((2000, 2, 28, 28), 7.0)
+    out = random_erase(x, 0.5, epoch_generator(1, 0, 0, x.device))
+    changed = out != 7.0                                        # noise is never exactly 7
+    erased = changed.flatten(1).any(1)
+    assert 0.45 < float(erased.double().mean()) < 0.55
+    for i in torch.nonzero(erased)[:200, 0].tolist():
+        m = changed[i, 0]
+        assert torch.equal(changed[i, 1], m)                    # every channel, same place
+        rows, cols = m.any(1).nonzero()[:, 0], m.any(0).nonzero()[:, 0]
+        box = m[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        assert bool(box.all()) and int(m.sum()) == box.numel()  # one filled rectangle
+        assert 1 <= box.numel() <= 0.4 * 28 * 28 + 28           # area fraction <= 0.4 (rounding)
+    frac = changed[erased].flatten(1).double().mean()
+    assert 0.15 < float(frac) < 0.27                            # mean of U(0.02, 0.4) is 0.21, clipped
+    assert torch.equal(random_erase(x, 0.0, epoch_generator(1, 0, 0, x.device)), x)
 
 
 def test_batches_keep_labels_and_repeat_by_seed_epoch():
