@@ -19,7 +19,8 @@
 # trains on, vocal tract length perturbation; "" for none),
 # STAGES ("mono tri sat dnn"; dnn_int8 is reported with dnn, at dnn's LM weight; dnn2 = dnn
 # with --realign; sat = train-sat on the tri alignments, decoded with --fmllr; sat_dnn = the
-# same SAT model with the dnn as first pass, one fMLLR round),
+# same SAT model with the dnn as first pass, one fMLLR round; dnn_fmllr = a DNN trained on the
+# SAT-adapted training features, decoded with the dnn as first pass and one fMLLR round),
 # SAT_OPTS (extra `asr train-sat` options, e.g. "--iters 12"), FMLLR_OPTS (extra
 # `asr decode --fmllr` options, e.g. "--fmllr-rounds 1"),
 # SL (.venv/bin/speechlang). Steps whose output exists in EXP
@@ -114,7 +115,7 @@ align_tri() {
   timed align_tri $SL asr align "$EXP/feats/train_nodev" "$EXP/tri" "$EXP/tri_ali" --threads "$THREADS" --json \
     > "$EXP/log/align_tri.json"; }
 }
-if [[ " $STAGES " == *" sat"[\ _]* ]]; then
+if [[ " $STAGES " == *" sat"[\ _]* || " $STAGES " == *" dnn_fmllr "* ]]; then
   align_tri
   [ -f "$EXP/sat/model.json" ] || { log "train-sat"
   timed train_sat $SL asr train-sat "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/sat" --si-model "$EXP/tri" \
@@ -136,7 +137,7 @@ if [[ "$STAGES" == *dnn* ]]; then
   done
 fi
 for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
-  [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" sat_dnn "* ]]; } || continue
+  [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" sat_dnn "* || " $STAGES " == *" dnn_fmllr "* ]]; } || continue
   align_tri
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
@@ -145,6 +146,13 @@ for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN ali
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
 done
 
+if [[ " $STAGES " == *" dnn_fmllr "* ]]; then  # on the SAT model's adapted training features
+  [ -f "$EXP/dnn_fmllr/dnn.json" ] || { log "train-dnn --fmllr (dnn_fmllr)"
+  timed train_dnn_fmllr $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/sat" "$EXP/dnn_fmllr" \
+    --fmllr --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" ${VTLP_FEATS[@]+"${VTLP_FEATS[@]}"} $DNN_OPTS --json \
+    > "$EXP/log/dnn_fmllr.json" 2> "$EXP/log/dnn_fmllr.log"; }
+fi
+
 # 8. tune on dev, decode the test sets
 RESULTS=()
 for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
@@ -152,6 +160,7 @@ for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
   [ "$stage" = dnn_int8 ] && { extra="--quantize"; tag="_int8"; }
   [ "$stage" = sat ] && { extra="--fmllr $FMLLR_OPTS"; tag="_fmllr"; }
   [ "$stage" = sat_dnn ] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr_dnn"; }
+  [ "$stage" = dnn_fmllr ] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr"; }
   [ "$stage" = dnn_int8 ] || w=$(best_weight "$model" "$extra" "$tag")
   log "$stage: lm-weight $w (chosen on dev)"
   for i in "${!TESTS[@]}"; do

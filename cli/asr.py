@@ -306,11 +306,11 @@ def decode(
     lines, nlines, ctm_rows, summary = [], [], [], {}
     if fmllr:
         from speechlang.asr.decoder import decode_fmllr_dir
-        from speechlang.asr.dnn import is_dnn_dir
+        from speechlang.asr.dnn import is_dnn_dir, read_dnn
         from speechlang.asr.fmllr import FmllrConfig
         from speechlang.errors import ConfigError
-        if is_dnn_dir(model_dir):
-            raise ConfigError("--fmllr needs a GMM model dir (train-sat), not a DNN")
+        if is_dnn_dir(model_dir) and not read_dnn(model_dir).meta.get("fmllr"):
+            raise ConfigError("--fmllr needs a train-sat model dir or a DNN from train-dnn --fmllr")
         results = decode_fmllr_dir(feat_dir, model_dir, lm, cfg, device, si_model,
                                    FmllrConfig(sil_weight=fmllr_sil_weight), fmllr_rounds)
     else:
@@ -392,6 +392,9 @@ def train_dnn(
     device: Device = "auto",
     realign: Annotated[bool, typer.Option("--realign", help="then realign with the DNN and "
                                           "train a second network on those alignments")] = False,
+    fmllr: Annotated[bool, typer.Option("--fmllr", help="train on FEATS adapted by GMM_MODEL's "
+                                        "per-speaker fMLLR transforms (a train-sat dir); decode "
+                                        "with --fmllr")] = False,
     extra_feats: Annotated[list[Path] | None, typer.Option(
         "--extra-feats", readable=False, help="another feature dir of the same utterances (e.g. "
         "--vtln-warp copies) trained on with the same alignment; repeatable")] = None,
@@ -413,7 +416,7 @@ def train_dnn(
     set_threads(threads)
     cfg = DNNConfig(arch=arch, context=context, hidden=hidden, layers=layers, batch_size=batch_size,
                     heldout=heldout, acoustic_scale=acoustic_scale, lm_weight=lm_weight, seed=seed,
-                    realign=realign)
+                    realign=realign, fmllr=fmllr)
     tcfg = TrainConfig(epochs=epochs, lr=lr, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()))

@@ -30,6 +30,7 @@ import torch
 
 from speechlang import log
 from speechlang.asr import _kernels
+from speechlang.asr.features import FeatureConfig
 from speechlang.asr.fmllr import FmllrConfig, apply_transform, estimate_speakers, frame_weights
 from speechlang.asr.lexicon import SIL_WORD
 from speechlang.asr.model import AcousticModel
@@ -234,6 +235,9 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
 
     dnn_model = dnn.read_dnn(model_dir, quantize, device) if dnn.is_dnn_dir(model_dir) else None
     model = dnn_model.hmm if dnn_model else read_model(model_dir)
+    if dnn_model and dnn_model.meta.get("fmllr") and transforms is None:
+        raise ConfigError(f"{model_dir} was trained on fMLLR-adapted features (train-dnn --fmllr): "
+                          "decode with --fmllr")
     feats = read_feats(feat_dir)
     _check_features(feats.config, model.features, feat_dir, model_dir)
     if lm_path is None:
@@ -286,9 +290,11 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
                      rounds: int = 2):
     """Two-pass decoding with unsupervised per-speaker fMLLR (Kaldi's decode_fmllr.sh).
 
-    Pass 1 decodes with the speaker-independent model (`si_model_dir`, default the SAT
-    model's `si_model`, else the model itself with identity transforms; a DNN dir made on the
-    same tree also serves, its likelihoods then drive pass 1); its 1-best words are
+    `model_dir` is a train-sat GMM dir or a DNN dir trained on its adapted features
+    (train-dnn --fmllr, which holds the SAT Gaussians). Pass 1 decodes with the
+    speaker-independent model (`si_model_dir`, default the SAT model's `si_model`, else the
+    model itself with identity transforms; a DNN dir made on the same tree also serves, its
+    likelihoods then drive pass 1); its 1-best words are
     force-aligned (same model, same features) and each speaker's transform is estimated from
     those alignments under `model_dir`'s Gaussians (silence frames weighted fcfg.sil_weight).
     With rounds=2 the adapted features are decoded with the model and the transforms
@@ -343,11 +349,11 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
 
 
 def _check_features(got: dict, want: dict, feat_dir, model_dir) -> None:
-    from speechlang.asr.features import FeatureConfig
-    default = FeatureConfig().to_dict()  # keys newer than a file take their default value
-    diff = [k for k in want if got.get(k, default.get(k)) != want[k]
-            and k not in ("dither", "vtln_warp")]
+    """Features `got` must match the model's `want` but for dither and the VTLN warp factor;
+    keys newer than a feature file or model take their FeatureConfig default."""
+    got = {**FeatureConfig().to_dict(), **got}
+    diff = [k for k in want if got.get(k) != want[k] and k not in ("dither", "vtln_warp")]
     if diff:
         k = diff[0]
-        raise DataError(f"{feat_dir} was made with {k}={got.get(k, default.get(k))!r} but {model_dir} expects "
+        raise DataError(f"{feat_dir} was made with {k}={got.get(k)!r} but {model_dir} expects "
                         f"{k}={want[k]!r}; recompute the features with the model's settings")

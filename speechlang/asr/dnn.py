@@ -19,7 +19,8 @@ lexicon.txt: the HMM, tree and lexicon) plus:
     dnn.pt        the network weights (speechlang.accel checkpoint: {"model": state_dict})
     priors.npy    float64 (pdfs,) state priors
     dnn.json      {"format": "speechlang-dnn-hmm", "version": 1, "arch", "context", "hidden",
-                   "layers", "input_dim", "num_pdfs", "acoustic_scale", "lm_weight", "train": log}
+                   "layers", "input_dim", "num_pdfs", "acoustic_scale", "lm_weight", "fmllr",
+                   "train": log}; fmllr: trained on speaker-adapted features (decode --fmllr)
     lm.arpa       (optional) the LM `transcribe` and `decode` use when none is given
     ckpt/         training checkpoints and metrics.jsonl (for --resume; not needed to decode)
 """
@@ -50,6 +51,7 @@ from speechlang.accel import (
 )
 from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.featfile import read_feats
+from speechlang.asr.fmllr import apply_transform, read_transforms
 from speechlang.asr.model import AcousticModel, read_model
 from speechlang.errors import ConfigError, DataError, FormatError
 from speechlang.io import atomic_output
@@ -74,6 +76,7 @@ class DNNConfig:
     lm_weight: float = 10.0  # stored as the default for transcribe
     seed: int = 1
     realign: bool = False  # realign with the trained DNN and train a second network
+    fmllr: bool = False  # train on features adapted by the GMM dir's per-speaker fMLLR (train-sat)
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -86,6 +89,8 @@ class DNNConfig:
             raise ConfigError("--heldout must be in (0, 0.5)")
         if self.acoustic_scale <= 0:
             raise ConfigError("--acoustic-scale must be > 0")
+        if self.fmllr and self.realign:
+            raise ConfigError("--fmllr and --realign cannot be combined")
 
 
 class SplicedNet(nn.Module):
@@ -287,7 +292,7 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
     ali2["changed_frames"] = diff / max(1, sum(len(new[u].pdf) for u in same))
     resume2 = resume and (out / "ckpt2" / "checkpoint_last.pt").is_file()
     rec2 = _train_pass(feat_dir, out / "realign_ali", out, out, cfg, tcfg, resume2, lm, "ckpt2",
-                       first=rec)
+                       first=rec, extra_feats=extra_feats)
     return {**rec2, "pass1": rec, "realign": ali2}
 
 
@@ -308,6 +313,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     views = [feats] + [read_feats(d) for d in extra_feats]
     for d, v in zip(extra_feats, views[1:], strict=True):
         _check_features(v.config, gmm.features, d, gmm_dir)
+    adapt = _speaker_transforms(feats, gmm_dir) if cfg.fmllr else {}
     k = cfg.context
     padded, targets = [], []
     centers: list[list[np.ndarray]] = [[] for _ in views]  # [view][utt] rows of X
@@ -317,6 +323,8 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             if u not in v:
                 raise DataError(f"{ali_dir}: utterance {u} is not in {d}")
             x, y = v[u], ali[u].pdf
+            if cfg.fmllr:
+                x = apply_transform(adapt[u], x)
             if len(x) != len(y):
                 raise DataError(f"{u}: {len(x)} feature frames in {d} but {len(y)} aligned frames; "
                                 f"align {feat_dir} again")
@@ -338,7 +346,8 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     priors = count_priors(np.concatenate(targets), num_pdfs)
     meta = {"format": FORMAT, "version": VERSION, "arch": cfg.arch, "context": k,
             "hidden": cfg.hidden, "layers": cfg.layers, "input_dim": feats.dim,
-            "num_pdfs": num_pdfs, "acoustic_scale": cfg.acoustic_scale, "lm_weight": cfg.lm_weight}
+            "num_pdfs": num_pdfs, "acoustic_scale": cfg.acoustic_scale, "lm_weight": cfg.lm_weight,
+            "fmllr": cfg.fmllr}
     set_seed(derive_seed(cfg.seed, 0x1D))  # the initial weights
     net = build_net(meta)
     net.mean.copy_(mean.float())
@@ -390,6 +399,19 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             "best_epoch": res.best_epoch, "majority_acc": round(majority, 4),
             "train_frames": len(c_tr), "heldout_frames": len(c_ho), "num_pdfs": num_pdfs,
             "params": sum(p.numel() for p in net.parameters()), "train_s": round(train_s, 2)}
+
+
+def _speaker_transforms(feats, gmm_dir) -> dict[str, np.ndarray]:
+    """{utt: (D, D+1) fMLLR transform of its speaker} from a train-sat dir's trans.npz."""
+    path = Path(gmm_dir) / "trans.npz"
+    if not path.is_file():
+        raise DataError(f"{gmm_dir}: no trans.npz; --fmllr needs a train-sat model dir")
+    trans, utt2spk = read_transforms(path), feats.datadir().utt2spk
+    missing = sorted({utt2spk[u] for u in feats.utts()} - set(trans))
+    if missing:
+        raise DataError(f"{path} has no transform for speaker(s) {', '.join(missing[:3])}: "
+                        "train-sat on the same training data")
+    return {u: trans[utt2spk[u]] for u in feats.utts()}
 
 
 def write_dnn_dir(out: Path, gmm_dir, net: nn.Module, priors: np.ndarray, meta: dict,

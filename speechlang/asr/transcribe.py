@@ -28,7 +28,7 @@ from speechlang.asr.features import (
     cmvn_stats,
     static_features,
 )
-from speechlang.errors import DataError
+from speechlang.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class Transcriber:
         from speechlang.ngram.arpa import read_arpa
         check_model_dir(model_dir, need_lm=True)
         self.model = read_dnn(model_dir, cfg.quantize)
+        if self.model.meta.get("fmllr"):
+            raise ConfigError(f"{model_dir} was trained on fMLLR-adapted features (train-dnn --fmllr), "
+                              "which need speakers and a first pass: use `asr decode --fmllr`")
         lmw = cfg.lm_weight if cfg.lm_weight is not None else float(self.model.meta["lm_weight"])
         self.dcfg = DecodeConfig(lm_weight=lmw, word_ins_penalty=cfg.word_ins_penalty,
                                  beam=cfg.beam, max_active=cfg.max_active)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from speechlang.asr.dnn import read_dnn
 from speechlang.asr.fmllr import (
     FmllrConfig,
     FmllrStats,
@@ -170,3 +172,43 @@ def test_fmllr_decoding_rejects_a_first_pass_model_with_other_states(cli, sat_ex
     assert r.exit_code == 1 and "different trees" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (sat_exp / "hyp_bad").exists()
+
+
+def test_dnn_on_fmllr_adapted_features(cli, sat_exp, tmp_path):
+    """train-dnn --fmllr trains on A x + b per training speaker (the same weights as training
+    on a feature dir adapted by hand) and decodes only through --fmllr."""
+    from speechlang.asr.featfile import read_feats, write_feats
+
+    small = ("--hidden", 64, "--layers", 2, "--epochs", 4)
+    r = cli("asr", "train-dnn", sat_exp / "ftrain", sat_exp / "tri_ali", sat_exp / "sat",
+            tmp_path / "dnn", "--fmllr", *small)
+    assert r.exit_code == 0, r.stderr
+    feats, trans = read_feats(sat_exp / "ftrain"), read_transforms(sat_exp / "sat" / "trans.npz")
+    d = feats.datadir()
+    (tmp_path / "adapted").mkdir()
+    write_feats(tmp_path / "adapted", d, feats.utts(),
+                [apply_transform(trans[d.utt2spk[u]], feats[u]) for u in feats.utts()], feats.config)
+    r = cli("asr", "train-dnn", tmp_path / "adapted", sat_exp / "tri_ali", sat_exp / "sat",
+            tmp_path / "by_hand", *small)
+    assert r.exit_code == 0, r.stderr
+    a, b = read_dnn(tmp_path / "dnn").net.state_dict(), read_dnn(tmp_path / "by_hand").net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    plain = cli("asr", "train-dnn", sat_exp / "ftrain", sat_exp / "tri_ali", sat_exp / "sat",
+                tmp_path / "plain", *small)
+    assert plain.exit_code == 0
+    assert not torch.equal(read_dnn(tmp_path / "plain").net.mean, a["mean"])
+
+    lm = ("--lm", TONES / "lm.arpa", "--lm-weight", "5")
+    r = cli("asr", "decode", sat_exp / "ftest", tmp_path / "dnn", *lm, "-O", tmp_path / "hyp0")
+    assert r.exit_code == 1 and "--fmllr" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "hyp0").exists()
+    r = cli("asr", "decode", sat_exp / "ftest", tmp_path / "dnn", *lm, "--fmllr", "--si-model",
+            sat_exp / "tri", "-O", tmp_path / "hyp", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["passes"] == 3
+    r = cli("asr", "score", TONES / "test" / "text", tmp_path / "hyp", "--json")
+    assert json.loads(r.stdout)["wer"] <= 6.25  # at most one error in 16 words
+    r = cli("asr", "train-dnn", sat_exp / "ftrain", sat_exp / "tri_ali", sat_exp / "tri",
+            tmp_path / "no_sat", "--fmllr", *small)
+    assert r.exit_code == 1 and "trans.npz" in r.stderr
+    assert not (tmp_path / "no_sat" / "dnn.json").exists()
