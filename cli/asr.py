@@ -380,6 +380,10 @@ def train_dnn(
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 6,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="frames per batch")] = 256,
     lr: Annotated[float, typer.Option("--lr", help="peak learning rate (AdamW, cosine decay)")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option("--weight-decay", min=0.0, help="AdamW's "
+                                                "decoupled weight decay")] = 0.0,
+    dropout: Annotated[float, typer.Option("--dropout", help="dropout probability after each "
+                                           "hidden layer")] = 0.0,
     heldout: Annotated[float, typer.Option("--heldout", help="fraction of utterances held out "
                                            "for the per-epoch frame accuracy")] = 0.1,
     lm: Annotated[Path | None, typer.Option("--lm", readable=False, help="ARPA LM copied into the model dir "
@@ -416,8 +420,8 @@ def train_dnn(
     set_threads(threads)
     cfg = DNNConfig(arch=arch, context=context, hidden=hidden, layers=layers, batch_size=batch_size,
                     heldout=heldout, acoustic_scale=acoustic_scale, lm_weight=lm_weight, seed=seed,
-                    realign=realign, fmllr=fmllr)
-    tcfg = TrainConfig(epochs=epochs, lr=lr, schedule="cosine", min_lr_ratio=0.05,
+                    realign=realign, fmllr=fmllr, dropout=dropout)
+    tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()))
     if rec:

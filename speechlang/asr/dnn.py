@@ -20,7 +20,7 @@ lexicon.txt: the HMM, tree and lexicon) plus:
     priors.npy    float64 (pdfs,) state priors
     dnn.json      {"format": "speechlang-dnn-hmm", "version": 1, "arch", "context", "hidden",
                    "layers", "input_dim", "num_pdfs", "acoustic_scale", "lm_weight", "fmllr",
-                   "train": log}; fmllr: trained on speaker-adapted features (decode --fmllr)
+                   "dropout", "train": log}; fmllr: trained on speaker-adapted features (decode --fmllr)
     lm.arpa       (optional) the LM `transcribe` and `decode` use when none is given
     ckpt/         training checkpoints and metrics.jsonl (for --resume; not needed to decode)
 """
@@ -77,6 +77,7 @@ class DNNConfig:
     seed: int = 1
     realign: bool = False  # realign with the trained DNN and train a second network
     fmllr: bool = False  # train on features adapted by the GMM dir's per-speaker fMLLR (train-sat)
+    dropout: float = 0.0  # dropout probability after each hidden layer (training only)
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -89,35 +90,44 @@ class DNNConfig:
             raise ConfigError("--heldout must be in (0, 0.5)")
         if self.acoustic_scale <= 0:
             raise ConfigError("--acoustic-scale must be > 0")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"--dropout {self.dropout}: use a probability in [0, 1)")
         if self.fmllr and self.realign:
             raise ConfigError("--fmllr and --realign cannot be combined")
 
 
 class SplicedNet(nn.Module):
-    """(B, 2k+1, D) windows -> (B, pdfs) logits. Input mean/std normalization is a buffer."""
+    """(B, 2k+1, D) windows -> (B, pdfs) logits. Input mean/std normalization is a buffer.
+    dropout > 0 adds a Dropout after each hidden layer (so a net without it keeps the
+    parameter names of older model dirs)."""
 
     def __init__(self, arch: str, input_dim: int, context: int, hidden: int, layers: int,
-                 num_pdfs: int):
+                 num_pdfs: int, dropout: float = 0.0):
         super().__init__()
         self.arch, self.context = arch, context
         width = 2 * context + 1
+        per_layer = 4 if dropout > 0 else 3  # modules per hidden layer
+
+        def drop() -> list[nn.Module]:
+            return [nn.Dropout(dropout)] if dropout > 0 else []
+
         self.register_buffer("mean", torch.zeros(input_dim))
         self.register_buffer("inv_std", torch.ones(input_dim))
         if arch == "dnn":
             dims = [input_dim * width] + [hidden] * layers
             body: list[nn.Module] = []
             for a, b in zip(dims[:-1], dims[1:], strict=True):
-                body += [nn.Linear(a, b), nn.ReLU(), nn.LayerNorm(b)]
+                body += [nn.Linear(a, b), nn.ReLU(), nn.LayerNorm(b)] + drop()
             self.body = nn.Sequential(*body)
         else:  # TDNN: kernel 3 with dilation 1, then 2, ... until one output frame is left
             body, left, d, c = [], width, 1, input_dim
             while left > 1:
                 kk, d = (3, d) if left >= 1 + 2 * d else (left, 1)
-                body += [nn.Conv1d(c, hidden, kk, dilation=d), nn.ReLU(), nn.BatchNorm1d(hidden)]
+                body += [nn.Conv1d(c, hidden, kk, dilation=d), nn.ReLU(), nn.BatchNorm1d(hidden)] + drop()
                 left -= (kk - 1) * d
                 c, d = hidden, 2
-            for _ in range(max(0, layers - len(body) // 3)):
-                body += [nn.Conv1d(hidden, hidden, 1), nn.ReLU(), nn.BatchNorm1d(hidden)]
+            for _ in range(max(0, layers - len(body) // per_layer)):
+                body += [nn.Conv1d(hidden, hidden, 1), nn.ReLU(), nn.BatchNorm1d(hidden)] + drop()
             self.body = nn.Sequential(*body)
         self.out = nn.Linear(hidden, num_pdfs)
 
@@ -198,7 +208,8 @@ def check_model_dir(path: str | os.PathLike, need_lm: bool = False) -> None:
 
 def build_net(meta: dict) -> SplicedNet:
     return SplicedNet(meta["arch"], int(meta["input_dim"]), int(meta["context"]),
-                      int(meta["hidden"]), int(meta["layers"]), int(meta["num_pdfs"]))
+                      int(meta["hidden"]), int(meta["layers"]), int(meta["num_pdfs"]),
+                      float(meta.get("dropout", 0.0)))
 
 
 def read_dnn(path: str | os.PathLike, quantize: bool = False, device: str = "cpu") -> DNNModel:
@@ -347,7 +358,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     meta = {"format": FORMAT, "version": VERSION, "arch": cfg.arch, "context": k,
             "hidden": cfg.hidden, "layers": cfg.layers, "input_dim": feats.dim,
             "num_pdfs": num_pdfs, "acoustic_scale": cfg.acoustic_scale, "lm_weight": cfg.lm_weight,
-            "fmllr": cfg.fmllr}
+            "fmllr": cfg.fmllr, "dropout": cfg.dropout}
     set_seed(derive_seed(cfg.seed, 0x1D))  # the initial weights
     net = build_net(meta)
     net.mean.copy_(mean.float())

@@ -245,3 +245,38 @@ def test_extra_feature_views_train_on_every_view(cli, exp, tmp_path):
             "--extra-feats", exp / "ftest")
     assert r.exit_code == 1 and "is not in" in r.stderr
     assert not (tmp_path / "bad" / "dnn.json").exists()
+
+
+@pytest.mark.parametrize("arch", ["dnn", "tdnn"])
+def test_dropout_keeps_the_layers_and_is_off_in_eval(arch):
+    torch.manual_seed(0)
+    plain, drop = SplicedNet(arch, 3, 4, 16, 3, 5), SplicedNet(arch, 3, 4, 16, 3, 5, dropout=0.5)
+    weights = (torch.nn.Linear, torch.nn.Conv1d)
+    assert ([type(m) for m in plain.modules() if isinstance(m, weights)]
+            == [type(m) for m in drop.modules() if isinstance(m, weights)])
+    assert sum(isinstance(m, torch.nn.Dropout) for m in drop.modules()) == 3 if arch == "dnn" else 1
+    x = torch.randn(6, 9, 3)
+    drop.train()
+    assert not torch.equal(drop(x), drop(x))
+    drop.eval()
+    assert torch.equal(drop(x), drop(x))
+
+
+def test_train_dnn_with_dropout_and_weight_decay(cli, exp, tmp_path):
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "d",
+            "--hidden", 64, "--layers", 2, "--epochs", 4, "--dropout", 0.2, "--weight-decay", 0.1,
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["frame_acc"] >= rec["majority_acc"] + 0.3, rec
+    m = read_dnn(tmp_path / "d")
+    assert m.meta["dropout"] == 0.2 and not m.net.training
+    x = np.random.default_rng(0).normal(size=(20, m.meta["input_dim"])).astype(np.float32)
+    np.testing.assert_array_equal(m.loglik(x), m.loglik(x))
+    base = read_dnn(exp / "dnn").net.state_dict()
+    names = [k for k in m.net.state_dict() if k.endswith("weight")]
+    assert len(names) == sum(k.endswith("weight") for k in base)  # same layers, other indices
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
+            "--dropout", 1.0)
+    assert r.exit_code == 1 and "--dropout" in r.stderr
+    assert not (tmp_path / "bad").exists()
