@@ -14,6 +14,8 @@
 # Settings (environment): EXP (exp/asr/NAME), ORDER (3), MONO_ITERS (25), MONO_GAUSS (1000),
 # TRI_ITERS (16), TRI_STATES (500), TRI_GAUSS (4000), LM_WEIGHTS ("4 6 8 10 12 14 16"),
 # BEAM (160), THREADS (1), FEAT_OPTS (extra `asr features` options, e.g. "--norm-vars"),
+# DNN_FEAT_OPTS (when set, the dnn and dnn2 stages read their own features, made with these
+# `asr features` options instead of FEAT_OPTS, e.g. "--kind fbank --num-mel-bins 40 --no-energy"),
 # DNN_OPTS (extra `asr train-dnn` options, e.g. "--arch tdnn --epochs 8"), DNN_THREADS (1),
 # VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
 # trains on, vocal tract length perturbation; "" for none),
@@ -60,16 +62,26 @@ for part in train_nodev dev; do
 done
 
 # 2. features
-feat() { [ -f "$EXP/feats/$2/feats.json" ] && return; log "features $1"; timed "feats_$2" $SL asr features "$1" "$EXP/feats/$2" --threads "$THREADS" $FEAT_OPTS --json \
-           > "$EXP/log/feats_$2.json"; }
+STAGES=${STAGES:-"mono tri sat dnn"}
+DNN_FEAT_OPTS=${DNN_FEAT_OPTS:-}
+DSFX=${DNN_FEAT_OPTS:+_dnn}  # suffix of the DNN's feature dirs (none: the GMMs' features)
+[ -n "$DSFX" ] && [[ " $STAGES " == *" sat_dnn "* || " $STAGES " == *" dnn_fmllr "* ]] && {
+  echo "bench/asr.sh: sat_dnn and dnn_fmllr need the DNN on the GMMs' features; unset DNN_FEAT_OPTS" >&2; exit 2; }
+feat() {  # data_dir name [options; default FEAT_OPTS]
+  [ -f "$EXP/feats/$2/feats.json" ] && return; log "features $1 ($2)"
+  timed "feats_$2" $SL asr features "$1" "$EXP/feats/$2" --threads "$THREADS" ${3-$FEAT_OPTS} --json \
+    > "$EXP/log/feats_$2.json"; }
 mkdir -p "$EXP/feats"
+DNN_FEATS=$([ -n "$DSFX" ] && [[ "$STAGES" == *dnn* ]] && echo 1 || true)
 feat "$EXP/data/train_nodev" train_nodev
 feat "$EXP/data/dev" dev
+[ -n "$DNN_FEATS" ] && { feat "$EXP/data/train_nodev" train_nodev_dnn "$DNN_FEAT_OPTS"; feat "$EXP/data/dev" dev_dnn "$DNN_FEAT_OPTS"; }
 TEST_NAMES=()
 for t in "${TESTS[@]}"; do
   n=test_$(echo "$t" | sed 's|/*$||; s|.*/\([^/]*/[^/]*\)$|\1|; s|[^A-Za-z0-9_.-]|_|g')
   TEST_NAMES+=("$n")
   feat "$t" "$n"
+  [ -n "$DNN_FEATS" ] && feat "$t" "${n}_dnn" "$DNN_FEAT_OPTS"
 done
 
 # 3. LMs from the training transcripts (dev utterances left out)
@@ -78,9 +90,10 @@ cut -d' ' -f2- "$EXP/data/train_nodev/text" | $SL ngram train -o "$ORDER" -O "$E
 
 # 4. decode a feature dir at one LM weight and score it: prints the JSON of asr score
 decode_score() {  # model feats_name lmw [extra decode options, tag]
-  local out="$EXP/$1/decode_$2_lmw$3${5:-}"; mkdir -p "$out"
+  local out="$EXP/$1/decode_$2_lmw$3${5:-}" fs=""; mkdir -p "$out"
+  [ "$1" = dnn ] || [ "$1" = dnn2 ] && fs=$DSFX  # the DNN's own features
   [ -s "$out/score.json" ] && { cat "$out/score.json"; return; }
-  $SL asr decode "$EXP/feats/$2" "$EXP/$1" --lm "$EXP/lm.arpa" --lm-weight "$3" --beam "$BEAM" \
+  $SL asr decode "$EXP/feats/$2$fs" "$EXP/$1" --lm "$EXP/lm.arpa" --lm-weight "$3" --beam "$BEAM" \
     --threads "$THREADS" -O "$out/hyp" --json ${4:-} > "$out/decode.json"
   $SL asr score "$EXP/feats/$2/text" "$out/hyp" --json > "$out/score.json"
   cat "$out/score.json"
@@ -107,7 +120,6 @@ timed train_tri $SL asr train-tri "$EXP/feats/train_nodev" "$EXP/mono_ali" "$EXP
   --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" --threads "$THREADS" --json > "$EXP/log/tri.json" 2> "$EXP/log/tri.log"; }
 
 # 6. speaker-adaptive training on the triphone alignments (fMLLR per training speaker)
-STAGES=${STAGES:-"mono tri sat dnn"}
 SAT_OPTS=${SAT_OPTS:-}
 FMLLR_OPTS=${FMLLR_OPTS:-}
 align_tri() {
@@ -130,17 +142,15 @@ VTLP=${VTLP-"0.9 1.1"}
 VTLP_FEATS=()
 if [[ "$STAGES" == *dnn* ]]; then
   for w in $VTLP; do
-    [ -f "$EXP/feats/train_nodev_w$w/feats.json" ] || { log "features train_nodev, VTLN warp $w"
-    timed "feats_train_nodev_w$w" $SL asr features "$EXP/data/train_nodev" "$EXP/feats/train_nodev_w$w" \
-      --vtln-warp "$w" --threads "$THREADS" $FEAT_OPTS --json > "$EXP/log/feats_train_nodev_w$w.json"; }
-    VTLP_FEATS+=(--extra-feats "$EXP/feats/train_nodev_w$w")
+    feat "$EXP/data/train_nodev" "train_nodev${DSFX}_w$w" "--vtln-warp $w ${DNN_FEAT_OPTS:-$FEAT_OPTS}"
+    VTLP_FEATS+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_w$w")
   done
 fi
 for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
   [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" sat_dnn "* || " $STAGES " == *" dnn_fmllr "* ]]; } || continue
   align_tri
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
-  timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
+  timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
     --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" ${VTLP_FEATS[@]+"${VTLP_FEATS[@]}"} $DNN_OPTS \
     $([ $d = dnn2 ] && echo --realign) --json \
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }

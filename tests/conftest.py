@@ -23,6 +23,23 @@ class CliResult:
 
 
 @pytest.fixture(scope="session")
+def run_ok():
+    """run_ok(*args): runs `speechlang --quiet ARGS` in this process (for module fixtures, whose
+    output is not captured) and fails the test on a non-zero exit."""
+    from speechlang.cli.main import app
+
+    def run(*args) -> None:
+        try:
+            app(["--quiet", *map(str, args)], prog_name="speechlang", standalone_mode=True)
+        except SystemExit as e:
+            assert not e.code, f"speechlang {' '.join(map(str, args))} exited {e.code}"
+        finally:
+            log.set_quiet(False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def leaf_commands() -> dict[str, object]:
     """Every runnable command of the tree, as {"group sub": click command} (groups imported)."""
     import typer

@@ -103,21 +103,12 @@ DIR_ASSETS = {"datadir", "feats", "mono", "ali", "tri", "tri_ali", "dnn", "nmt_d
               "exp_dir"}
 
 
-def _run(*args) -> None:
-    """Run a command in this process for building an asset; it must succeed."""
-    from speechlang.cli.main import app
-
-    try:
-        app(["--quiet", *map(str, args)], prog_name="speechlang", standalone_mode=True)
-    except SystemExit as e:
-        assert not e.code, f"speechlang {' '.join(map(str, args))} exited {e.code}"
-
-
 class Assets:
     """Valid inputs, each made on first use (a test needs only the ones its command reads)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, run):
         self.root = root
+        self.run = run  # run(*args): a command that must succeed
 
     def get(self, name: str) -> Path:
         return getattr(self, name)
@@ -130,17 +121,17 @@ class Assets:
 
     @functools.cached_property
     def lm(self) -> Path:
-        _run("ngram", "train", "-o", "2", "--smoothing", "wb", "-i", self.text, "-O", self.root / "lm.arpa")
+        self.run("ngram", "train", "-o", "2", "--smoothing", "wb", "-i", self.text, "-O", self.root / "lm.arpa")
         return self.root / "lm.arpa"
 
     @functools.cached_property
     def lm2(self) -> Path:
-        _run("ngram", "train", "-o", "2", "--smoothing", "addk", "-i", self.text, "-O", self.root / "lm2.arpa")
+        self.run("ngram", "train", "-o", "2", "--smoothing", "addk", "-i", self.text, "-O", self.root / "lm2.arpa")
         return self.root / "lm2.arpa"
 
     @functools.cached_property
     def counts(self) -> Path:
-        _run("ngram", "count", "-o", "2", "-i", self.text, "-O", self.root / "counts.txt")
+        self.run("ngram", "count", "-o", "2", "-i", self.text, "-O", self.root / "counts.txt")
         return self.root / "counts.txt"
 
     @functools.cached_property
@@ -192,33 +183,33 @@ class Assets:
 
     @functools.cached_property
     def feats(self) -> Path:
-        _run("asr", "features", self.datadir, self.root / "feats")
+        self.run("asr", "features", self.datadir, self.root / "feats")
         return self.root / "feats"
 
     @functools.cached_property
     def mono(self) -> Path:
-        _run("asr", "train-mono", self.feats, self.lexicon, self.root / "mono", "--iters", "2", "--gaussians", "10")
+        self.run("asr", "train-mono", self.feats, self.lexicon, self.root / "mono", "--iters", "2", "--gaussians", "10")
         return self.root / "mono"
 
     @functools.cached_property
     def ali(self) -> Path:
-        _run("asr", "align", self.feats, self.mono, self.root / "ali")
+        self.run("asr", "align", self.feats, self.mono, self.root / "ali")
         return self.root / "ali"
 
     @functools.cached_property
     def tri(self) -> Path:
-        _run("asr", "train-tri", self.feats, self.ali, self.root / "tri", *COMMANDS["asr train-tri"][3:])
+        self.run("asr", "train-tri", self.feats, self.ali, self.root / "tri", *COMMANDS["asr train-tri"][3:])
         return self.root / "tri"
 
     @functools.cached_property
     def tri_ali(self) -> Path:
-        _run("asr", "align", self.feats, self.tri, self.root / "tri_ali")
+        self.run("asr", "align", self.feats, self.tri, self.root / "tri_ali")
         return self.root / "tri_ali"
 
     @functools.cached_property
     def dnn(self) -> Path:
-        _run("asr", "train-dnn", self.feats, self.ali, self.mono, self.root / "dnn", "--epochs", "1", "--hidden", "8",
-             "--layers", "1", "--context", "1", "--device", "cpu", "--lm", self.asr_lm)
+        self.run("asr", "train-dnn", self.feats, self.ali, self.mono, self.root / "dnn", "--epochs", "1",
+                 "--hidden", "8", "--layers", "1", "--context", "1", "--device", "cpu", "--lm", self.asr_lm)
         return self.root / "dnn"
 
     @functools.cached_property
@@ -227,13 +218,13 @@ class Assets:
 
     @functools.cached_property
     def nmt_data(self) -> Path:
-        _run("nmt", "prepare", "--train", self.nmt_prefix, "--dev", FIX / "nmt" / "toy.test", "--src", "src",
+        self.run("nmt", "prepare", "--train", self.nmt_prefix, "--dev", FIX / "nmt" / "toy.test", "--src", "src",
              "--tgt", "tgt", "--vocab-size", "20", "-o", self.root / "nmt_data")
         return self.root / "nmt_data"
 
     @functools.cached_property
     def nmt_model(self) -> Path:
-        _run(*["nmt", "train", "--data", self.nmt_data, "-o", self.root / "nmt_run", *COMMANDS["nmt train"][4:]])
+        self.run(*["nmt", "train", "--data", self.nmt_data, "-o", self.root / "nmt_run", *COMMANDS["nmt train"][4:]])
         return self.root / "nmt_run" / "checkpoint_last.pt"
 
     @functools.cached_property
@@ -270,7 +261,8 @@ class Assets:
 
     @functools.cached_property
     def vision_model(self) -> Path:
-        _run("vision", "train", "--train", self.idx_train, "-o", self.root / "vision", "--epochs", "1", *TINY_VISION)
+        self.run("vision", "train", "--train", self.idx_train, "-o", self.root / "vision", "--epochs", "1",
+                 *TINY_VISION)
         return self.root / "vision"
 
     @functools.cached_property
@@ -293,10 +285,10 @@ class Assets:
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory):
+def assets(tmp_path_factory, run_ok):
     n = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield Assets(tmp_path_factory.mktemp("assets"))
+    yield Assets(tmp_path_factory.mktemp("assets"), run_ok)
     torch.set_num_threads(n)
 
 

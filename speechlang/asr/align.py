@@ -15,6 +15,7 @@ import numpy as np
 from speechlang import log
 from speechlang.asr.alignfile import UttAlignment, write_alignments, write_ctm
 from speechlang.asr.featfile import read_feats
+from speechlang.asr.features import check_features
 from speechlang.asr.hmm import Graph, forward_backward, utterance_graph, viterbi
 from speechlang.asr.lexicon import map_transcripts
 from speechlang.asr.model import AcousticModel, read_model
@@ -84,6 +85,7 @@ def align_dir(feat_dir: str | os.PathLike, model_dir: str | os.PathLike, out_dir
     """Align every utterance of a feature dir; write ali.npz, ali.json, words.ctm, phones.ctm."""
     model = read_model(model_dir)
     feats = read_feats(feat_dir)
+    check_features(feats.config, model.features, feat_dir, model_dir)
     text = map_transcripts(feats.datadir().text, model.lexicon, oov_word, f"{feat_dir}/text")
     shift = float(model.features.get("frame_shift_ms", 10.0)) / 1000
     utts, alis, wrows, prows, failed = [], [], [], [], []

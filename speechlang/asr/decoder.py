@@ -30,7 +30,7 @@ import torch
 
 from speechlang import log
 from speechlang.asr import _kernels
-from speechlang.asr.features import FeatureConfig
+from speechlang.asr.features import check_features
 from speechlang.asr.fmllr import FmllrConfig, apply_transform, estimate_speakers, frame_weights
 from speechlang.asr.lexicon import SIL_WORD
 from speechlang.asr.model import AcousticModel
@@ -238,8 +238,9 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
     if dnn_model and dnn_model.meta.get("fmllr") and transforms is None:
         raise ConfigError(f"{model_dir} was trained on fMLLR-adapted features (train-dnn --fmllr): "
                           "decode with --fmllr")
+    feat_cfg = dnn_model.features if dnn_model else model.features
     feats = read_feats(feat_dir)
-    _check_features(feats.config, model.features, feat_dir, model_dir)
+    check_features(feats.config, feat_cfg, feat_dir, model_dir)
     if lm_path is None:
         lm_path = f"{model_dir}/lm.arpa"
         if not Path(lm_path).is_file():
@@ -258,7 +259,7 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
     else:
         def score(x):
             return model.gmm.loglik(x, dev)
-    shift = float(model.features.get("frame_shift_ms", 10.0)) / 1000
+    shift = float(feat_cfg.get("frame_shift_ms", 10.0)) / 1000
     utt2spk = feats.datadir().utt2spk if transforms else {}
     frames, t_ll, t_search, failed = 0, 0.0, 0.0, 0
     for u in feats.utts():
@@ -317,6 +318,8 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
         raise DataError(f"{si_dir} and {model_dir} have different trees; the first-pass model must "
                         "share the SAT model's tied states")
     feats = read_feats(feat_dir)
+    for d, m in ((si_dir, si), (model_dir, model)):  # both GMMs align / adapt these features
+        check_features(feats.config, m.features, feat_dir, d)
     utt2spk = feats.datadir().utt2spk
     sil = model.lexicon.phone_id[model.lexicon.silence]
     transforms: dict = {}
@@ -346,14 +349,3 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
             hyps = dict(hyps, passes=rounds + 1, fmllr=est, rtf_final=hyps["rtf"],
                         rtf=round((secs + hyps["loglik_s"] + hyps["search_s"]) / max(hyps["audio_s"], 1e-9), 5))
         yield u, hyps
-
-
-def _check_features(got: dict, want: dict, feat_dir, model_dir) -> None:
-    """Features `got` must match the model's `want` but for dither and the VTLN warp factor;
-    keys newer than a feature file or model take their FeatureConfig default."""
-    got = {**FeatureConfig().to_dict(), **got}
-    diff = [k for k in want if got.get(k) != want[k] and k not in ("dither", "vtln_warp")]
-    if diff:
-        k = diff[0]
-        raise DataError(f"{feat_dir} was made with {k}={got.get(k)!r} but {model_dir} expects "
-                        f"{k}={want[k]!r}; recompute the features with the model's settings")

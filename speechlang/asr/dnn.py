@@ -20,7 +20,9 @@ lexicon.txt: the HMM, tree and lexicon) plus:
     priors.npy    float64 (pdfs,) state priors
     dnn.json      {"format": "speechlang-dnn-hmm", "version": 1, "arch", "context", "hidden",
                    "layers", "input_dim", "num_pdfs", "acoustic_scale", "lm_weight", "fmllr",
-                   "dropout", "train": log}; fmllr: trained on speaker-adapted features (decode --fmllr)
+                   "dropout", "features", "train": log}; fmllr: trained on speaker-adapted
+                   features (decode --fmllr); features: the FeatureConfig of the network's
+                   input, which may differ from model.json's (the GMM's, used by --fmllr)
     lm.arpa       (optional) the LM `transcribe` and `decode` use when none is given
     ckpt/         training checkpoints and metrics.jsonl (for --resume; not needed to decode)
 """
@@ -51,6 +53,7 @@ from speechlang.accel import (
 )
 from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.featfile import read_feats
+from speechlang.asr.features import check_features
 from speechlang.asr.fmllr import apply_transform, read_transforms
 from speechlang.asr.model import AcousticModel, read_model
 from speechlang.errors import ConfigError, DataError, FormatError
@@ -171,7 +174,8 @@ class DNNModel:
 
     @property
     def features(self) -> dict:
-        return self.hmm.features
+        """The network's input feature settings (older dirs: those of the GMM they hold)."""
+        return self.meta.get("features", self.hmm.features)
 
     def loglik(self, feats: np.ndarray, acoustic_scale: float | None = None,
                device: torch.device | None = None, chunk: int = 4096) -> np.ndarray:
@@ -319,11 +323,11 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     if num_pdfs != gmm.gmm.num_pdfs:
         raise DataError(f"{ali_dir} has {num_pdfs} pdfs but {gmm_dir} has {gmm.gmm.num_pdfs}; "
                         "align with the same model you pass here")
-    from speechlang.asr.decoder import _check_features
-    _check_features(feats.config, gmm.features, feat_dir, gmm_dir)
+    if cfg.fmllr:  # the speaker transforms live in the GMM's feature space
+        check_features(feats.config, gmm.features, feat_dir, gmm_dir)
     views = [feats] + [read_feats(d) for d in extra_feats]
     for d, v in zip(extra_feats, views[1:], strict=True):
-        _check_features(v.config, gmm.features, d, gmm_dir)
+        check_features(v.config, feats.config, d, feat_dir)
     adapt = _speaker_transforms(feats, gmm_dir) if cfg.fmllr else {}
     k = cfg.context
     padded, targets = [], []
@@ -358,7 +362,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     meta = {"format": FORMAT, "version": VERSION, "arch": cfg.arch, "context": k,
             "hidden": cfg.hidden, "layers": cfg.layers, "input_dim": feats.dim,
             "num_pdfs": num_pdfs, "acoustic_scale": cfg.acoustic_scale, "lm_weight": cfg.lm_weight,
-            "fmllr": cfg.fmllr, "dropout": cfg.dropout}
+            "fmllr": cfg.fmllr, "dropout": cfg.dropout, "features": feats.config}
     set_seed(derive_seed(cfg.seed, 0x1D))  # the initial weights
     net = build_net(meta)
     net.mean.copy_(mean.float())

@@ -360,3 +360,14 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
     return {"utts": len(utts), "skipped": len(d.utts) - len(utts), "frames": int(sum(len(f) for f in out)),
             "dim": cfg.dim, "audio_s": round(seconds, 2), "elapsed_s": round(elapsed, 3),
             "x_realtime": round(seconds / max(elapsed, 1e-9), 1), "device": str(dev)}
+
+
+def check_features(got: dict, want: dict, feat_dir, model_dir) -> None:
+    """Features `got` must match the model's `want` but for dither and the VTLN warp factor;
+    keys newer than a feature file or model take their FeatureConfig default."""
+    got = {**FeatureConfig().to_dict(), **got}
+    diff = [k for k in want if got.get(k) != want[k] and k not in ("dither", "vtln_warp")]
+    if diff:
+        k = diff[0]
+        raise DataError(f"{feat_dir} was made with {k}={got.get(k)!r} but {model_dir} expects "
+                        f"{k}={want[k]!r}; recompute the features with the model's settings")

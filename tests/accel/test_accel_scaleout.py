@@ -355,24 +355,15 @@ def test_accel_bench_trainer_text_and_errors(cli):
 NMT_FIX = Path(__file__).resolve().parents[1] / "fixtures" / "nmt"
 
 
-def run_cli(*args) -> None:
-    from speechlang.cli.main import app
-
-    try:
-        app([str(a) for a in args], prog_name="speechlang", standalone_mode=True)
-    except SystemExit as e:
-        assert not e.code, f"speechlang {' '.join(map(str, args))} exited {e.code}"
-
-
 @pytest.fixture(scope="module")
-def moe_nmt(tmp_path_factory):
+def moe_nmt(tmp_path_factory, run_ok):
     """A Transformer whose feed-forward blocks are 2 experts each, 3 epochs on the digit-reversal
     toy (about 15 s on one core)."""
     d = tmp_path_factory.mktemp("moe_nmt")
     n = torch.get_num_threads()
-    run_cli("--quiet", "nmt", "prepare", "--train", NMT_FIX / "toy.train", "--dev", NMT_FIX / "toy.dev",
+    run_ok("nmt", "prepare", "--train", NMT_FIX / "toy.train", "--dev", NMT_FIX / "toy.dev",
             "--src", "src", "--tgt", "tgt", "--vocab-size", "32", "-o", d / "data")
-    run_cli("--quiet", "nmt", "train", "-d", d / "data", "-o", d / "tf", "--moe-experts", "2", "--embed-dim", "64",
+    run_ok("nmt", "train", "-d", d / "data", "-o", d / "tf", "--moe-experts", "2", "--embed-dim", "64",
             "--ff-dim", "128", "--heads", "4", "--enc-layers", "2", "--dec-layers", "2", "--dropout", "0",
             "--max-tokens", "300", "--label-smoothing", "0", "--epochs", "3", "--lr", "3e-3", "--warmup-steps", "100",
             "--dev-bleu-sents", "20", "--keep-epochs", "0", "--patience", "0", "--device", "cpu", "--threads", "1")
@@ -410,8 +401,8 @@ def test_int8_quantizes_the_transformer_linear_layers(moe_nmt):
     assert "Linear" in kinds and not any(type(m) is nn.Linear for m in q.modules())  # all dynamic int8
 
 
-def test_nmt_trains_in_bf16(moe_nmt, tmp_path):
-    run_cli("--quiet", "nmt", "train", "-d", moe_nmt / "data", "-o", tmp_path / "bf16", "--embed-dim", "16",
+def test_nmt_trains_in_bf16(run_ok, moe_nmt, tmp_path):
+    run_ok("nmt", "train", "-d", moe_nmt / "data", "-o", tmp_path / "bf16", "--embed-dim", "16",
             "--ff-dim", "32", "--heads", "2", "--enc-layers", "1", "--dec-layers", "1", "--max-tokens", "600",
             "--epochs", "2", "--warmup-steps", "10", "--dev-bleu-sents", "5", "--patience", "0", "--keep-epochs", "0",
             "--device", "cpu", "--threads", "1", "--precision", "bf16")

@@ -102,15 +102,10 @@ def test_features_silence_only_and_short_audio(cli, good, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tones_feats(tmp_path_factory):
-    from speechlang.cli.main import app
+def tones_feats(tmp_path_factory, run_ok):
     out = tmp_path_factory.mktemp("tf")
     for split in ("train", "test"):
-        try:
-            app(["--quiet", "asr", "features", str(TONES / split), str(out / split)],
-                prog_name="speechlang", standalone_mode=True)
-        except SystemExit as e:
-            assert not e.code
+        run_ok("asr", "features", TONES / split, out / split)
     return out
 
 

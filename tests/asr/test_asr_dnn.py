@@ -27,25 +27,17 @@ TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
 AUDIO = sorted((TONES / "audio" / "t1").glob("*.flac"))
 
 
-def _run(*args):
-    from speechlang.cli.main import app
-    try:
-        app([str(a) for a in args], prog_name="speechlang", standalone_mode=True)
-    except SystemExit as e:
-        assert not e.code, f"speechlang {' '.join(map(str, args))} exited {e.code}"
-
-
 @pytest.fixture(scope="module")
-def exp(tmp_path_factory):
+def exp(tmp_path_factory, run_ok):
     """features, mono, align (GMM pipeline), then a small DNN with the tones LM copied in."""
     out = tmp_path_factory.mktemp("tones_dnn")
-    _run("--quiet", "asr", "features", TONES / "train", out / "ftrain")
-    _run("--quiet", "asr", "features", TONES / "test", out / "ftest")
-    _run("--quiet", "asr", "train-mono", out / "ftrain", TONES / "lexicon.txt", out / "mono",
-         "--iters", 6, "--gaussians", 30)
-    _run("--quiet", "asr", "align", out / "ftrain", out / "mono", out / "ali")
-    _run("--quiet", "asr", "train-dnn", out / "ftrain", out / "ali", out / "mono", out / "dnn",
-         "--hidden", 64, "--layers", 2, "--epochs", 4, "--lm", TONES / "lm.arpa", "--lm-weight", 5)
+    run_ok("asr", "features", TONES / "train", out / "ftrain")
+    run_ok("asr", "features", TONES / "test", out / "ftest")
+    run_ok("asr", "train-mono", out / "ftrain", TONES / "lexicon.txt", out / "mono",
+           "--iters", 6, "--gaussians", 30)
+    run_ok("asr", "align", out / "ftrain", out / "mono", out / "ali")
+    run_ok("asr", "train-dnn", out / "ftrain", out / "ali", out / "mono", out / "dnn",
+           "--hidden", 64, "--layers", 2, "--epochs", 4, "--lm", TONES / "lm.arpa", "--lm-weight", 5)
     return out
 
 
@@ -224,10 +216,10 @@ def test_training_twice_gives_identical_weights(cli, exp, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_extra_feature_views_train_on_every_view(cli, exp, tmp_path):
+def test_extra_feature_views_train_on_every_view(cli, run_ok, exp, tmp_path):
     """--extra-feats (VTLN-warped copies) multiplies the training frames; the held-out frames
     stay those of FEAT_DIR; a view with other utterances or frame counts is refused."""
-    _run("--quiet", "asr", "features", TONES / "train", tmp_path / "w09", "--vtln-warp", 0.9)
+    run_ok("asr", "features", TONES / "train", tmp_path / "w09", "--vtln-warp", 0.9)
     r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "aug",
             "--hidden", 32, "--layers", 1, "--epochs", 1, "--extra-feats", tmp_path / "w09", "--json")
     assert r.exit_code == 0, r.stderr
@@ -237,7 +229,7 @@ def test_extra_feature_views_train_on_every_view(cli, exp, tmp_path):
     assert two["heldout_frames"] == one["heldout_frames"]
     assert not np.allclose(*(np.load(tmp_path / "w09" / "feats.npy", mmap_mode="r")[:50],
                              np.load(exp / "ftrain" / "feats.npy", mmap_mode="r")[:50]))
-    _run("--quiet", "asr", "features", TONES / "train", tmp_path / "short", "--delta-order", 1)
+    run_ok("asr", "features", TONES / "train", tmp_path / "short", "--delta-order", 1)
     r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
             "--extra-feats", tmp_path / "short")
     assert r.exit_code == 1 and "delta_order" in r.stderr and len(r.stderr.splitlines()) == 1
@@ -280,3 +272,31 @@ def test_train_dnn_with_dropout_and_weight_decay(cli, exp, tmp_path):
             "--dropout", 1.0)
     assert r.exit_code == 1 and "--dropout" in r.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_dnn_on_other_features_than_its_gmm(cli, run_ok, exp, tmp_path):
+    """The network may read fbank while the GMM that aligned the data reads MFCC: the model
+    dir then decodes and transcribes fbank, and MFCC features are refused."""
+    for part, name in (("train", "fb_train"), ("test", "fb_test")):
+        run_ok("asr", "features", TONES / part, tmp_path / name, "--kind", "fbank",
+               "--num-mel-bins", 20, "--no-energy")
+    r = cli("asr", "train-dnn", tmp_path / "fb_train", exp / "ali", exp / "mono", tmp_path / "fb",
+            "--hidden", 64, "--layers", 2, "--epochs", 4, "--lm", TONES / "lm.arpa", "--lm-weight", 5,
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["frame_acc"] >= rec["majority_acc"] + 0.3, rec
+    assert read_dnn(tmp_path / "fb").features["kind"] == "fbank"
+    assert json.loads((tmp_path / "fb" / "model.json").read_text())["features"]["kind"] == "mfcc"
+    r = cli("asr", "decode", tmp_path / "fb_test", tmp_path / "fb", "-O", tmp_path / "hyp")
+    assert r.exit_code == 0, r.stderr
+    r = cli("asr", "score", TONES / "test" / "text", tmp_path / "hyp", "--json")
+    assert json.loads(r.stdout)["wer"] <= 12.5
+    out = _transcribe(cli, tmp_path / "fb", *AUDIO)
+    ref = dict(line.split(maxsplit=1) for line in (TONES / "test" / "text").read_text().splitlines())
+    assert sum(w != ref[Path(p).stem] for p, w in (line.split("\t") for line in out.splitlines())) <= 2
+    r = cli("asr", "decode", exp / "ftest", tmp_path / "fb", "-O", tmp_path / "hyp2")
+    assert r.exit_code == 1 and "kind='mfcc'" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert not (tmp_path / "hyp2").exists()
+    r = cli("asr", "align", tmp_path / "fb_train", exp / "mono", tmp_path / "ali2")  # a GMM on fbank
+    assert r.exit_code == 1 and "kind='fbank'" in r.stderr and not (tmp_path / "ali2").exists()

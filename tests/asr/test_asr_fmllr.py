@@ -114,17 +114,12 @@ TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
 
 
 @pytest.fixture(scope="module")
-def sat_exp(tmp_path_factory):
+def sat_exp(tmp_path_factory, run_ok):
     """features, mono, tri, tri alignments and a SAT model on the tones corpus."""
-    from speechlang.cli.main import app
-
     out = tmp_path_factory.mktemp("tones_sat")
 
     def run(*args):
-        try:
-            app(["--quiet", "asr"] + [str(a) for a in args], prog_name="speechlang", standalone_mode=True)
-        except SystemExit as e:
-            assert not e.code, f"speechlang asr {' '.join(map(str, args))} exited {e.code}"
+        run_ok("asr", *args)
     run("features", TONES / "train", out / "ftrain")
     run("features", TONES / "test", out / "ftest")
     run("train-mono", out / "ftrain", TONES / "lexicon.txt", out / "mono", "--iters", 8, "--gaussians", 40)
@@ -212,3 +207,20 @@ def test_dnn_on_fmllr_adapted_features(cli, sat_exp, tmp_path):
             tmp_path / "no_sat", "--fmllr", *small)
     assert r.exit_code == 1 and "trans.npz" in r.stderr
     assert not (tmp_path / "no_sat" / "dnn.json").exists()
+
+
+def test_fmllr_needs_the_gmm_features(cli, run_ok, sat_exp, tmp_path):
+    """fMLLR transforms live in the GMM's feature space: a DNN on other features (fbank) can
+    neither train on adapted features nor be the first pass of --fmllr decoding."""
+    run_ok("asr", "features", TONES / "train", tmp_path / "fb", "--kind", "fbank", "--no-energy")
+    small = ("--hidden", 32, "--layers", 1, "--epochs", 1)
+    r = cli("asr", "train-dnn", tmp_path / "fb", sat_exp / "tri_ali", sat_exp / "sat",
+            tmp_path / "x", "--fmllr", *small)
+    assert r.exit_code == 1 and "kind='fbank'" in r.stderr and not (tmp_path / "x").exists()
+    r = cli("asr", "train-dnn", tmp_path / "fb", sat_exp / "tri_ali", sat_exp / "tri",
+            tmp_path / "fb_dnn", *small)
+    assert r.exit_code == 0, r.stderr
+    r = cli("asr", "decode", sat_exp / "ftest", sat_exp / "sat", "--lm", TONES / "lm.arpa",
+            "--fmllr", "--si-model", tmp_path / "fb_dnn", "-O", tmp_path / "hyp")
+    assert r.exit_code == 1 and "kind=" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "hyp").exists()

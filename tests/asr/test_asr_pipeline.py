@@ -18,24 +18,16 @@ TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
 
 
 @pytest.fixture(scope="module")
-def exp(tmp_path_factory):
+def exp(tmp_path_factory, run_ok):
     """features, mono, align, tri on the tones corpus (run once for the module)."""
-    from speechlang.cli.main import app
-
     out = tmp_path_factory.mktemp("tones")
-
-    def run(*args):
-        try:
-            app([str(a) for a in args], prog_name="speechlang", standalone_mode=True)
-        except SystemExit as e:
-            assert not e.code, f"speechlang {' '.join(map(str, args))} exited {e.code}"
-    run("--quiet", "asr", "features", TONES / "train", out / "ftrain")
-    run("--quiet", "asr", "features", TONES / "test", out / "ftest")
-    run("--quiet", "asr", "train-mono", out / "ftrain", TONES / "lexicon.txt", out / "mono",
-        "--iters", 8, "--gaussians", 40)
-    run("--quiet", "asr", "align", out / "ftrain", out / "mono", out / "ali")
-    run("--quiet", "asr", "train-tri", out / "ftrain", out / "ali", out / "tri", "--states", 24,
-        "--gaussians", 60, "--iters", 4, "--min-leaf-count", 20)
+    run_ok("asr", "features", TONES / "train", out / "ftrain")
+    run_ok("asr", "features", TONES / "test", out / "ftest")
+    run_ok("asr", "train-mono", out / "ftrain", TONES / "lexicon.txt", out / "mono",
+           "--iters", 8, "--gaussians", 40)
+    run_ok("asr", "align", out / "ftrain", out / "mono", out / "ali")
+    run_ok("asr", "train-tri", out / "ftrain", out / "ali", out / "tri", "--states", 24,
+           "--gaussians", 60, "--iters", 4, "--min-leaf-count", 20)
     return out
 
 
