@@ -18,7 +18,8 @@
 # `asr features` options instead of FEAT_OPTS, e.g. "--kind fbank --num-mel-bins 40 --no-energy"),
 # DNN_OPTS (extra `asr train-dnn` options, e.g. "--arch tdnn --epochs 8"), DNN_THREADS (1),
 # VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
-# trains on, vocal tract length perturbation; "" for none),
+# trains on, vocal tract length perturbation; "" for none), SP ("": speed factors of
+# speed-perturbed copies the DNN also trains on, each aligned by tri, e.g. "0.9 1.1"),
 # STAGES ("mono tri sat dnn"; dnn_int8 is reported with dnn, at dnn's LM weight; dnn2 = dnn
 # with --realign; sat = train-sat on the tri alignments, decoded with --fmllr; sat_dnn = the
 # same SAT model with the dnn as first pass, one fMLLR round; dnn_fmllr = a DNN trained on the
@@ -135,15 +136,27 @@ if [[ " $STAGES " == *" sat"[\ _]* || " $STAGES " == *" dnn_fmllr "* ]]; then
 fi
 
 # 7. hybrid DNN on the triphone alignments (tied states of tri), also trained on VTLN-warped
-# copies of the training features (same utterances and frames, so the same alignment)
+# copies of the training features (VTLP: same utterances and frames, so the same alignment)
+# and on speed-perturbed copies (SP: other frame counts, each aligned by tri)
 DNN_THREADS=${DNN_THREADS:-1}
 DNN_OPTS=${DNN_OPTS:-}
 VTLP=${VTLP-"0.9 1.1"}
-VTLP_FEATS=()
+SP=${SP:-}
+EXTRA=()  # --extra-feats (and, with SP, --extra-ali) options of train-dnn
 if [[ "$STAGES" == *dnn* ]]; then
   for w in $VTLP; do
     feat "$EXP/data/train_nodev" "train_nodev${DSFX}_w$w" "--vtln-warp $w ${DNN_FEAT_OPTS:-$FEAT_OPTS}"
-    VTLP_FEATS+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_w$w")
+    EXTRA+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_w$w")
+    if [ -n "$SP" ]; then EXTRA+=(--extra-ali "$EXP/tri_ali"); fi
+  done
+  for f in $SP; do
+    align_tri
+    feat "$EXP/data/train_nodev" "train_nodev_sp$f" "--speed $f $FEAT_OPTS"  # tri's, to align
+    if [ -n "$DSFX" ]; then feat "$EXP/data/train_nodev" "train_nodev${DSFX}_sp$f" "--speed $f $DNN_FEAT_OPTS"; fi
+    [ -f "$EXP/tri_ali_sp$f/ali.json" ] || { log "align speed $f with tri"
+    timed "align_tri_sp$f" $SL asr align "$EXP/feats/train_nodev_sp$f" "$EXP/tri" "$EXP/tri_ali_sp$f" \
+      --threads "$THREADS" --json > "$EXP/log/align_tri_sp$f.json"; }
+    EXTRA+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_sp$f" --extra-ali "$EXP/tri_ali_sp$f")
   done
 fi
 for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
@@ -151,7 +164,7 @@ for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN ali
   align_tri
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
-    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" ${VTLP_FEATS[@]+"${VTLP_FEATS[@]}"} $DNN_OPTS \
+    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS \
     $([ $d = dnn2 ] && echo --realign) --json \
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
 done
@@ -159,7 +172,7 @@ done
 if [[ " $STAGES " == *" dnn_fmllr "* ]]; then  # on the SAT model's adapted training features
   [ -f "$EXP/dnn_fmllr/dnn.json" ] || { log "train-dnn --fmllr (dnn_fmllr)"
   timed train_dnn_fmllr $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/sat" "$EXP/dnn_fmllr" \
-    --fmllr --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" ${VTLP_FEATS[@]+"${VTLP_FEATS[@]}"} $DNN_OPTS --json \
+    --fmllr --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS --json \
     > "$EXP/log/dnn_fmllr.json" 2> "$EXP/log/dnn_fmllr.log"; }
 fi
 

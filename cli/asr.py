@@ -88,6 +88,9 @@ def features(
     norm_vars: Annotated[bool, typer.Option("--norm-vars", help="CMVN also normalizes variances")] = False,
     vtln_warp: Annotated[float, typer.Option("--vtln-warp", min=0.5, max=2.0, help="VTLN warp factor "
                                              "of the mel filters (1: none)")] = 1.0,
+    speed: Annotated[float, typer.Option("--speed", min=0.5, max=2.0, help="speed perturbation: "
+                                         "the audio played this many times faster, tempo and "
+                                         "pitch (1: none)")] = 1.0,
     on_error: Annotated[str, typer.Option("--on-error", help="error, warn or skip an unreadable "
                                           "utterance")] = "error",
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps")] = "auto",
@@ -106,7 +109,7 @@ def features(
     cfg = FeatureConfig(kind=kind, sample_rate=sample_rate, num_mel_bins=num_mel_bins,
                         num_ceps=num_ceps, use_energy=use_energy, window=window, dither=dither,
                         delta_order=delta_order, cmvn=cmvn, norm_vars=norm_vars,
-                        vtln_warp=vtln_warp)
+                        vtln_warp=vtln_warp, speed=speed)
     _report(compute_feats(data_dir, out_dir, cfg, device, on_error, seed), json_out)
 
 
@@ -402,6 +405,9 @@ def train_dnn(
     extra_feats: Annotated[list[Path] | None, typer.Option(
         "--extra-feats", readable=False, help="another feature dir of the same utterances (e.g. "
         "--vtln-warp copies) trained on with the same alignment; repeatable")] = None,
+    extra_ali: Annotated[list[Path] | None, typer.Option(
+        "--extra-ali", readable=False, help="the alignment of the i-th --extra-feats (e.g. of "
+        "--speed copies, from asr align; ALI for views it fits); one per --extra-feats")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT_DIR/ckpt/"
                                          "checkpoint_last.pt")] = False,
     threads: Threads = 1,
@@ -423,7 +429,8 @@ def train_dnn(
                     realign=realign, fmllr=fmllr, dropout=dropout)
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
-    rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()))
+    rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()),
+              tuple(extra_ali or ()))
     if rec:
         _report(rec, json_out)
 

@@ -1,4 +1,5 @@
-"""Audio input: read WAV/FLAC/OGG with soundfile, mix to mono, resample (windowed sinc, torch).
+"""Audio input: read WAV/FLAC/OGG with soundfile, mix to mono, resample (windowed sinc, torch),
+change speed.
 
     x = load_audio("a.flac", rate=16000)   # float32 (samples,), in [-1, 1)
 """
@@ -47,6 +48,14 @@ def resample(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
                                    kernel.to(x.device, x.dtype), stride=orig)
     y = y.transpose(1, 2).reshape(x.shape[0], -1)[:, :math.ceil(new * shape[-1] / orig)]
     return y.reshape(*shape[:-1], -1)
+
+
+def change_speed(x: np.ndarray, rate: int, factor: float) -> np.ndarray:
+    """(samples,) at `rate` Hz -> (ceil(samples / factor),): the audio played `factor` times
+    faster, tempo and pitch together (sox `speed`, Kaldi's speed perturbation)."""
+    if factor == 1.0:
+        return x
+    return resample(torch.from_numpy(x), round(rate * factor), rate).numpy()
 
 
 def load_audio(path: str | os.PathLike, rate: int, start: float = 0.0, end: float = -1.0,

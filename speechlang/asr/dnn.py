@@ -287,15 +287,23 @@ def realign_dir(dnn: DNNModel, feat_dir, out_dir, sil_prob: float = 0.5,
 
 def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainConfig,
               resume: bool = False, lm: str | os.PathLike | None = None,
-              extra_feats: tuple = ()) -> dict:
+              extra_feats: tuple = (), extra_ali: tuple = ()) -> dict:
     """Train the network on the alignment's pdf ids; write a DNN model dir (see module doc).
-    `extra_feats`: more feature dirs of the same utterances and frame counts (e.g. VTLN-warped
-    copies, `asr features --vtln-warp`), trained on with the same alignment (augmentation);
-    the held-out frame accuracy uses `feat_dir` alone.
+    `extra_feats`: more feature dirs of the same utterances (augmentation), trained on with
+    the same alignment (same frame counts: e.g. VTLN-warped copies, `asr features
+    --vtln-warp`) or, when `extra_ali` is given, with `extra_ali[i]` for `extra_feats[i]`
+    (e.g. speed-perturbed copies, `asr features --speed`, aligned by `asr align`; utterances
+    it lacks are left out). Held-out utterances are left out of every view; the held-out
+    frame accuracy uses `feat_dir` alone.
     With cfg.realign: then realign `feat_dir` with it (OUT/realign_ali) and train a second
     network (checkpoints in OUT/ckpt2) on those alignments, which replaces the first."""
+    if extra_ali and len(extra_ali) != len(extra_feats):
+        raise ConfigError(f"{len(extra_ali)} --extra-ali for {len(extra_feats)} --extra-feats: "
+                          "give one alignment per extra feature dir (ALI for those it fits)")
+    if extra_ali and cfg.realign:
+        raise ConfigError("--realign realigns FEATS only: it cannot be combined with --extra-ali")
     rec = _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, "ckpt",
-                      extra_feats=extra_feats)
+                      extra_feats=extra_feats, extra_ali=extra_ali)
     if not cfg.realign or not rec:
         return rec
     out = Path(out_dir)
@@ -313,7 +321,7 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
 
 def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainConfig,
                 resume: bool, lm, ckpt: str, first: dict | None = None,
-                extra_feats: tuple = ()) -> dict:
+                extra_feats: tuple = (), extra_ali: tuple = ()) -> dict:
     import torch.distributed as dist
     t_start = time.perf_counter()
     gmm = read_model(gmm_dir)
@@ -328,37 +336,41 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     views = [feats] + [read_feats(d) for d in extra_feats]
     for d, v in zip(extra_feats, views[1:], strict=True):
         check_features(v.config, feats.config, d, feat_dir)
+    ali_dirs = [ali_dir, *(extra_ali or [ali_dir] * len(extra_feats))]
+    alis = [ali] + [read_alignments(a) if extra_ali else ali for a in ali_dirs[1:]]
+    for a, al in zip(ali_dirs, alis, strict=True):
+        if int(al.meta["num_pdfs"]) != num_pdfs:
+            raise DataError(f"{a} has {al.meta['num_pdfs']} pdfs but {ali_dir} has {num_pdfs}; "
+                            "align every view with the same model")
     adapt = _speaker_transforms(feats, gmm_dir) if cfg.fmllr else {}
     k = cfg.context
-    padded, targets = [], []
-    centers: list[list[np.ndarray]] = [[] for _ in views]  # [view][utt] rows of X
+    ho = set(_split(ali.utts, cfg.heldout)[1])
+    padded, c_tr, y_tr, c_ho, y_ho = [], [], [], [], []
     pos = 0
-    for j, (v, d) in enumerate(zip(views, [feat_dir, *extra_feats], strict=True)):
-        for u in ali.utts:
+    for j, (v, al, d, a) in enumerate(zip(views, alis, [feat_dir, *extra_feats], ali_dirs, strict=True)):
+        for i, u in enumerate(ali.utts):
+            if j > 0 and (i in ho or u not in al):
+                continue  # held out, or not aligned in this view
             if u not in v:
-                raise DataError(f"{ali_dir}: utterance {u} is not in {d}")
-            x, y = v[u], ali[u].pdf
+                raise DataError(f"{a}: utterance {u} is not in {d}")
+            x, y = v[u], al[u].pdf
             if cfg.fmllr:
                 x = apply_transform(adapt[u], x)
             if len(x) != len(y):
-                raise DataError(f"{u}: {len(x)} feature frames in {d} but {len(y)} aligned frames; "
-                                f"align {feat_dir} again")
+                raise DataError(f"{u}: {len(x)} feature frames in {d} but {len(y)} aligned frames "
+                                f"in {a}; align {d} again")
             padded.append(pad_utterance(x, k))
-            centers[j].append(np.arange(len(x)) + pos + k)
-            if j == 0:
-                targets.append(y.astype(np.int64))
+            c, t = (c_ho, y_ho) if i in ho else (c_tr, y_tr)
+            c.append(np.arange(len(x)) + pos + k)
+            t.append(y.astype(np.int64))
             pos += len(x) + 2 * k
-    tr, ho = _split(ali.utts, cfg.heldout)
     X = torch.from_numpy(np.concatenate(padded))
-    c_tr = torch.from_numpy(np.concatenate([c[i] for c in centers for i in tr]))
-    y_tr = torch.from_numpy(np.concatenate([targets[i] for _ in views for i in tr]))
-    c_ho = torch.from_numpy(np.concatenate([centers[0][i] for i in ho]))
-    y_ho = torch.from_numpy(np.concatenate([targets[i] for i in ho]))
+    c_tr, y_tr, c_ho, y_ho = (torch.from_numpy(np.concatenate(z)) for z in (c_tr, y_tr, c_ho, y_ho))
     train_frames = X[c_tr]
     mean = train_frames.double().mean(0)
     std = train_frames.double().std(0).clamp(min=1e-5)
     del train_frames
-    priors = count_priors(np.concatenate(targets), num_pdfs)
+    priors = count_priors(np.concatenate([ali[u].pdf for u in ali.utts]), num_pdfs)
     meta = {"format": FORMAT, "version": VERSION, "arch": cfg.arch, "context": k,
             "hidden": cfg.hidden, "layers": cfg.layers, "input_dim": feats.dim,
             "num_pdfs": num_pdfs, "acoustic_scale": cfg.acoustic_scale, "lm_weight": cfg.lm_weight,
@@ -407,6 +419,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
                      "heldout_majority_acc": majority, "train_frames": len(c_tr),
                      "heldout_frames": len(c_ho), "heldout_utts": len(ho), "feats": str(feat_dir),
                      "extra_feats": [str(d) for d in extra_feats],
+                     "extra_ali": [str(a) for a in extra_ali],
                      "ali": str(ali_dir), "gmm": str(gmm_dir), "train_s": round(train_s, 2),
                      **({"pass1": first} if first else {})}
     write_dnn_dir(out, gmm_dir, net, priors, meta, lm)

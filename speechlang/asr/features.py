@@ -26,7 +26,7 @@ import torch
 
 from speechlang import log
 from speechlang.accel import resolve_device
-from speechlang.asr.audio import load_audio
+from speechlang.asr.audio import change_speed, load_audio
 from speechlang.asr.datadir import read_datadir, validate_datadir
 from speechlang.asr.featfile import write_feats
 from speechlang.errors import ConfigError, DataError, SpeechlangError
@@ -59,6 +59,7 @@ class FeatureConfig:
     vtln_warp: float = 1.0  # VTLN warp factor of the mel filter edges (1 = none)
     vtln_low: float = 100.0  # Hz; lower inflection point of the piecewise-linear warp
     vtln_high: float = -500.0  # Hz; upper inflection point; <= 0 means Nyquist + vtln_high
+    speed: float = 1.0  # speed perturbation: audio played this many times faster (1 = none)
 
     def __post_init__(self):
         if self.kind not in ("mfcc", "fbank"):
@@ -77,6 +78,8 @@ class FeatureConfig:
             raise ConfigError(f"mel range {self.low_freq}..{high} Hz is not inside 0..{nyq} Hz")
         if not 0.5 <= self.vtln_warp <= 2.0:
             raise ConfigError(f"--vtln-warp {self.vtln_warp}: use a factor in 0.5..2")
+        if not 0.5 <= self.speed <= 2.0:
+            raise ConfigError(f"--speed {self.speed}: use a factor in 0.5..2")
         if not 0 <= self.delta_order <= 3:
             raise ConfigError("--delta-order must be 0..3")
 
@@ -323,7 +326,8 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
                     log.info(f"{u}: audio at {sr} Hz, resampling to {cfg.sample_rate} Hz")
             except (soundfile.LibsndfileError, RuntimeError, OSError):
                 pass  # load_audio reports it
-            x = load_audio(path, cfg.sample_rate, start, end, name=u)
+            x = change_speed(load_audio(path, cfg.sample_rate, start, end, name=u),
+                             cfg.sample_rate, cfg.speed)
             if x.shape[0] < cfg.frame_length:
                 raise DataError(f"{u}: audio {path} is shorter than one frame "
                                 f"({x.shape[0]} samples < {cfg.frame_length})")
@@ -363,10 +367,10 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
 
 
 def check_features(got: dict, want: dict, feat_dir, model_dir) -> None:
-    """Features `got` must match the model's `want` but for dither and the VTLN warp factor;
-    keys newer than a feature file or model take their FeatureConfig default."""
+    """Features `got` must match the model's `want` but for dither, VTLN warp and speed (the
+    perturbations); keys newer than a feature file or model take their FeatureConfig default."""
     got = {**FeatureConfig().to_dict(), **got}
-    diff = [k for k in want if got.get(k) != want[k] and k not in ("dither", "vtln_warp")]
+    diff = [k for k in want if got.get(k) != want[k] and k not in ("dither", "vtln_warp", "speed")]
     if diff:
         k = diff[0]
         raise DataError(f"{feat_dir} was made with {k}={got.get(k)!r} but {model_dir} expects "

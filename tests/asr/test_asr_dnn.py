@@ -13,15 +13,18 @@ import pytest
 import soundfile
 import torch
 
+from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.dnn import (
     DNNModel,
     SplicedNet,
+    _split,
     count_priors,
     pad_utterance,
     read_dnn,
     scaled_loglik,
     splice,
 )
+from speechlang.asr.featfile import read_feats
 
 TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
 AUDIO = sorted((TONES / "audio" / "t1").glob("*.flac"))
@@ -237,6 +240,35 @@ def test_extra_feature_views_train_on_every_view(cli, run_ok, exp, tmp_path):
             "--extra-feats", exp / "ftest")
     assert r.exit_code == 1 and "is not in" in r.stderr
     assert not (tmp_path / "bad" / "dnn.json").exists()
+
+
+def test_speed_perturbed_views_train_on_their_own_alignment(cli, run_ok, exp, tmp_path):
+    """--extra-ali pairs each --extra-feats with its alignment: speed-perturbed copies (other
+    frame counts) aligned by the same GMM add their frames, held-out utterances excepted."""
+    run_ok("asr", "features", TONES / "train", tmp_path / "sp", "--speed", 1.1)
+    run_ok("asr", "align", tmp_path / "sp", exp / "mono", tmp_path / "sp_ali")
+    small = ("--hidden", 32, "--layers", 1, "--epochs", 1)
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "aug", *small,
+            "--extra-feats", tmp_path / "sp", "--extra-ali", tmp_path / "sp_ali", "--json")
+    assert r.exit_code == 0, r.stderr
+    one = json.loads((exp / "dnn" / "dnn.json").read_text())["train"]
+    two = json.loads(r.stdout)
+    ali, sp_ali = read_alignments(exp / "ali"), read_alignments(tmp_path / "sp_ali")
+    ho = {ali.utts[i] for i in _split(ali.utts, 0.1)[1]}
+    assert two["train_frames"] == one["train_frames"] + sum(len(sp_ali[u].pdf) for u in sp_ali.utts
+                                                            if u not in ho)
+    assert two["heldout_frames"] == one["heldout_frames"]
+    sp = read_feats(tmp_path / "sp")
+    assert sum(len(sp[u]) for u in sp.utts()) < 0.95 * sum(len(ali[u].pdf) for u in ali.utts)
+    for extra in ((), ("--extra-ali", exp / "ali")):  # speed-perturbed frames on ALI's alignment
+        r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad", *small,
+                "--extra-feats", tmp_path / "sp", *extra)
+        assert r.exit_code == 1 and "aligned frames" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad", *small,
+            "--extra-feats", tmp_path / "sp", "--extra-feats", tmp_path / "sp",
+            "--extra-ali", tmp_path / "sp_ali")
+    assert r.exit_code == 1 and "one alignment per extra feature dir" in r.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.mark.parametrize("arch", ["dnn", "tdnn"])

@@ -11,7 +11,7 @@ import pytest
 import soundfile
 import torch
 
-from speechlang.asr.audio import load_audio, resample
+from speechlang.asr.audio import change_speed, load_audio, resample
 from speechlang.asr.featfile import read_feats
 from speechlang.asr.features import (
     FeatureConfig,
@@ -22,6 +22,7 @@ from speechlang.asr.features import (
     mfcc,
     vtln_warp_freq,
 )
+from speechlang.errors import ConfigError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "asr"
 
@@ -148,6 +149,32 @@ def test_resample_keeps_a_sine():
     assert len(y) == 16000
     want = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
     np.testing.assert_allclose(y[200:-200], want[200:-200], atol=2e-3)
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_change_speed_scales_tempo_and_pitch(factor):
+    """Played `factor` times faster: a 440 Hz tone of 1 s becomes a 440*factor Hz tone of
+    1/factor s (sox `speed`)."""
+    x = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32)
+    y = change_speed(x, 16000, factor)
+    assert len(y) == math.ceil(16000 / factor)
+    want = np.sin(2 * np.pi * 440 * factor * np.arange(len(y)) / 16000)
+    np.testing.assert_allclose(y[200:-200], want[200:-200], atol=2e-3)
+    assert change_speed(x, 16000, 1.0) is x
+
+
+def test_speed_perturbed_features(tmp_path):
+    """--speed F: 1/F as many samples, hence frames, and F recorded in feats.json; a factor out
+    of range is refused."""
+    rng = np.random.default_rng(2)
+    d = _datadir(tmp_path, {"aa-1": (0.1 * rng.standard_normal(16000)).astype(np.float32)})
+    compute_feats(d, tmp_path / "f1", FeatureConfig(), device="cpu")
+    compute_feats(d, tmp_path / "f2", FeatureConfig(speed=1.25), device="cpu")
+    a, b = read_feats(tmp_path / "f1"), read_feats(tmp_path / "f2")
+    assert len(a["aa-1"]) == 98 and len(b["aa-1"]) == 1 + (12800 - 400) // 160
+    assert b.config["speed"] == 1.25 and a.config["speed"] == 1.0
+    with pytest.raises(ConfigError, match="--speed"):
+        FeatureConfig(speed=3.0)
 
 
 def _datadir(tmp: Path, utts: dict[str, np.ndarray], rate: int = 16000) -> Path:
