@@ -382,6 +382,9 @@ def train_dnn(
     layers: Annotated[int, typer.Option("--layers", min=1, help="hidden layers")] = 3,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 6,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="frames per batch")] = 256,
+    chunk: Annotated[int, typer.Option("--chunk", min=0, help="consecutive frames per training "
+                                       "chunk (a batch holds batch-size / chunk chunks); 0: 1 for "
+                                       "dnn, 32 for tdnn, which shares convolutions within a chunk")] = 0,
     lr: Annotated[float, typer.Option("--lr", help="peak learning rate (AdamW, cosine decay)")] = 1e-3,
     weight_decay: Annotated[float, typer.Option("--weight-decay", min=0.0, help="AdamW's "
                                                 "decoupled weight decay")] = 0.0,
@@ -426,7 +429,7 @@ def train_dnn(
     set_threads(threads)
     cfg = DNNConfig(arch=arch, context=context, hidden=hidden, layers=layers, batch_size=batch_size,
                     heldout=heldout, acoustic_scale=acoustic_scale, lm_weight=lm_weight, seed=seed,
-                    realign=realign, fmllr=fmllr, dropout=dropout)
+                    realign=realign, fmllr=fmllr, dropout=dropout, chunk=chunk)
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()),

@@ -12,6 +12,9 @@ decoding they become scaled log-likelihoods (Bourlard & Morgan's hybrid):
 with the priors p(s) counted from the training alignments (add-one smoothed). Two
 architectures: `dnn` (feed-forward: Linear + ReLU layers on the flattened window) and `tdnn`
 (1-D convolutions over time, dilations 1, 2, ... as in Peddinti et al. 2015, then Linear).
+Both run on chunks of consecutive frames, (B, L + 2k, D) -> (B, L, pdfs); the TDNN then
+computes each convolution output once for all the frames of a chunk that need it, so training
+(`--chunk`) and decoding it cost a few convolutions per frame instead of 15 per window.
 
 A DNN model dir is a GMM model dir (model.json, gmm.npz, tree.json, phones.txt,
 lexicon.txt: the HMM, tree and lexicon) plus:
@@ -81,14 +84,19 @@ class DNNConfig:
     realign: bool = False  # realign with the trained DNN and train a second network
     fmllr: bool = False  # train on features adapted by the GMM dir's per-speaker fMLLR (train-sat)
     dropout: float = 0.0  # dropout probability after each hidden layer (training only)
+    chunk: int = 0  # frames per training chunk; 0: 1 for dnn (independent windows), 32 for tdnn
+
+    @property
+    def chunk_frames(self) -> int:
+        return self.chunk or (32 if self.arch == "tdnn" else 1)
 
     def __post_init__(self):
         if self.arch not in ARCHS:
             raise ConfigError(f"--arch {self.arch!r}: use dnn or tdnn")
         if self.context < 0 or (self.arch == "tdnn" and self.context < 3):
             raise ConfigError("--context must be >= 0 (>= 3 for --arch tdnn)")
-        if self.hidden < 1 or self.layers < 1 or self.batch_size < 1:
-            raise ConfigError("--hidden, --layers and --batch-size must be >= 1")
+        if self.hidden < 1 or self.layers < 1 or self.batch_size < 1 or self.chunk < 0:
+            raise ConfigError("--hidden, --layers and --batch-size must be >= 1, --chunk >= 0")
         if not 0 < self.heldout < 0.5:
             raise ConfigError("--heldout must be in (0, 0.5)")
         if self.acoustic_scale <= 0:
@@ -100,7 +108,8 @@ class DNNConfig:
 
 
 class SplicedNet(nn.Module):
-    """(B, 2k+1, D) windows -> (B, pdfs) logits. Input mean/std normalization is a buffer.
+    """(B, L + 2k, D) chunks -> (B, L, pdfs) logits of their L inner frames (a window
+    (B, 2k+1, D) gives (B, 1, pdfs)). Input mean/std normalization is a buffer.
     dropout > 0 adds a Dropout after each hidden layer (so a net without it keeps the
     parameter names of older model dirs)."""
 
@@ -136,9 +145,10 @@ class SplicedNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean) * self.inv_std
-        if self.arch == "dnn":
-            return self.out(self.body(x.flatten(1)))
-        return self.out(self.body(x.transpose(1, 2))[:, :, 0])
+        if self.arch == "dnn":  # (B, L, 2k+1, D) windows, flattened time-major
+            w = x.unfold(1, 2 * self.context + 1, 1).transpose(2, 3)
+            return self.out(self.body(w.flatten(2)))
+        return self.out(self.body(x.transpose(1, 2)).transpose(1, 2))
 
 
 def pad_utterance(x: np.ndarray, k: int) -> np.ndarray:
@@ -146,9 +156,20 @@ def pad_utterance(x: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([np.repeat(x[:1], k, 0), x, np.repeat(x[-1:], k, 0)]) if k else x
 
 
-def splice(padded: torch.Tensor, centers: torch.Tensor, k: int) -> torch.Tensor:
-    """Windows (B, 2k+1, D) around rows `centers` (B,) of a padded (N, D) frame matrix."""
-    return padded[centers[:, None] + torch.arange(-k, k + 1, device=padded.device)]
+def splice(padded: torch.Tensor, centers: torch.Tensor, k: int, frames: int = 1) -> torch.Tensor:
+    """Chunks (B, frames + 2k, D) of a padded (N, D) frame matrix whose first inner frames
+    are the rows `centers` (B,); frames=1: the windows around them."""
+    return padded[centers[:, None] + torch.arange(-k, k + frames, device=padded.device)]
+
+
+def chunk_batch(X: torch.Tensor, Y: torch.Tensor, start: torch.Tensor, length: torch.Tensor,
+                k: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training chunks: inputs (B, L + 2k, D) from the padded frames X (N, D) and targets
+    (B, L) from Y (per row of X), for chunks whose first frame is row start[b] and which hold
+    length[b] <= L frames of their utterance; the targets past them are -100 (ignored)."""
+    y = Y[start[:, None] + torch.arange(L)]
+    y[torch.arange(L) >= length[:, None]] = -100
+    return splice(X, start, k, L), y
 
 
 def scaled_loglik(log_post: np.ndarray | torch.Tensor, log_prior: np.ndarray | torch.Tensor,
@@ -188,8 +209,8 @@ class DNNModel:
         out = []
         with torch.no_grad():
             for s in range(0, len(feats), chunk):
-                c = torch.arange(s + k, min(s + chunk, len(feats)) + k, device=dev)
-                logp = torch.log_softmax(self.net(splice(padded, c, k)).float(), dim=-1)
+                x = padded[s:min(s + chunk, len(feats)) + 2 * k]  # (L + 2k, D)
+                logp = torch.log_softmax(self.net(x[None])[0].float(), dim=-1)
                 out.append(scaled_loglik(logp, lp, a).cpu().numpy())
         return np.concatenate(out).astype(np.float32)
 
@@ -343,9 +364,9 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             raise DataError(f"{a} has {al.meta['num_pdfs']} pdfs but {ali_dir} has {num_pdfs}; "
                             "align every view with the same model")
     adapt = _speaker_transforms(feats, gmm_dir) if cfg.fmllr else {}
-    k = cfg.context
+    k, L = cfg.context, cfg.chunk_frames
     ho = set(_split(ali.utts, cfg.heldout)[1])
-    padded, c_tr, y_tr, c_ho, y_ho = [], [], [], [], []
+    padded, c_tr, y_tr, c_ho, y_ho, chunks = [], [], [], [], [], []
     pos = 0
     for j, (v, al, d, a) in enumerate(zip(views, alis, [feat_dir, *extra_feats], ali_dirs, strict=True)):
         for i, u in enumerate(ali.utts):
@@ -363,9 +384,15 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             c, t = (c_ho, y_ho) if i in ho else (c_tr, y_tr)
             c.append(np.arange(len(x)) + pos + k)
             t.append(y.astype(np.int64))
+            if i not in ho:  # (first frame's row, frames): chunks of L frames, the last shorter
+                chunks += [(pos + k + s, min(L, len(x) - s)) for s in range(0, len(x), L)]
             pos += len(x) + 2 * k
+    padded.append(np.zeros((L, feats.dim), np.float32))  # room for the last chunk's tail
     X = torch.from_numpy(np.concatenate(padded))
     c_tr, y_tr, c_ho, y_ho = (torch.from_numpy(np.concatenate(z)) for z in (c_tr, y_tr, c_ho, y_ho))
+    Y = torch.full((len(X) + L,), -100)  # the target of each row, -100 (ignored) in padding
+    Y[c_tr] = y_tr
+    ch_start, ch_len = torch.tensor(chunks).T
     train_frames = X[c_tr]
     mean = train_frames.double().mean(0)
     std = train_frames.double().std(0).clamp(min=1e-5)
@@ -382,19 +409,21 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     majority = float((y_ho == torch.bincount(y_tr, minlength=num_pdfs).argmax()).double().mean())
 
     def batches(epoch, env):
-        for idx in index_batches(len(c_tr), cfg.batch_size, epoch=epoch, seed=cfg.seed, env=env):
+        per_batch = max(1, cfg.batch_size // L)
+        for idx in index_batches(len(ch_start), per_batch, epoch=epoch, seed=cfg.seed, env=env):
             i = torch.from_numpy(idx)
-            yield splice(X, c_tr[i], k), y_tr[i]
+            yield chunk_batch(X, Y, ch_start[i], ch_len[i], k, L)
 
     def loss_fn(model, batch):
         x, y = batch
-        return nn.functional.cross_entropy(model(x).float(), y), len(y)
+        logits = model(x).float().flatten(0, 1)
+        return nn.functional.cross_entropy(logits, y.flatten(), ignore_index=-100), int((y >= 0).sum())
 
     def evaluate(model):
         dev = next(model.parameters()).device
         correct, loss = 0, 0.0
         for s in range(0, len(c_ho), 8192):
-            logits = model(splice(X, c_ho[s:s + 8192], k).to(dev)).float()
+            logits = model(splice(X, c_ho[s:s + 8192], k).to(dev))[:, 0].float()
             y = y_ho[s:s + 8192].to(dev)
             correct += int((logits.argmax(-1) == y).sum())
             loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
@@ -405,7 +434,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     if cfg.realign and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("--realign is not supported under torchrun; realign in a second run")
     res = fit(net, loss_fn, batches, tcfg, evaluate=evaluate, out_dir=out / ckpt, resume=resume,
-              steps_per_epoch=math.ceil(len(c_tr) / cfg.batch_size), model_config=meta,
+              steps_per_epoch=math.ceil(len(ch_start) / max(1, cfg.batch_size // L)), model_config=meta,
               desc="train-dnn", unit="frames")
     if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
         return {}

@@ -18,6 +18,7 @@ from speechlang.asr.dnn import (
     DNNModel,
     SplicedNet,
     _split,
+    chunk_batch,
     count_priors,
     pad_utterance,
     read_dnn,
@@ -75,8 +76,39 @@ def test_model_loglik_is_log_posterior_minus_log_prior(arch):
     got = m.loglik(x, chunk=4)  # chunking must not change anything
     windows = np.stack([np.stack([x[min(max(t + j, 0), 8)] for j in range(-3, 4)]) for t in range(9)])
     with torch.no_grad():
-        logp = torch.log_softmax(net(torch.from_numpy(windows)), -1).numpy()
+        logp = torch.log_softmax(net(torch.from_numpy(windows))[:, 0], -1).numpy()
     np.testing.assert_allclose(got, 0.7 * (logp - np.log(priors)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["dnn", "tdnn"])
+def test_chunk_batch_equals_windows_of_its_frames(arch):
+    """A training chunk gives each of its frames the logits of that frame's own window and
+    that frame's target; frames past the utterance are ignored (-100)."""
+    torch.manual_seed(0)
+    k, L = 4, 6
+    net = SplicedNet(arch, 3, k, 8, 3, 5).eval()
+    lens = [9, 4]  # two utterances, padded one after the other as train-dnn lays them out
+    rng = np.random.default_rng(0)
+    utts = [rng.normal(size=(n, 3)).astype(np.float32) for n in lens]
+    X = torch.from_numpy(np.concatenate([pad_utterance(x, k) for x in utts] + [np.zeros((L, 3), np.float32)]))
+    first = [k, lens[0] + 3 * k]  # row of each utterance's first frame
+    Y = torch.full((len(X) + L,), -100)
+    for f, n in zip(first, lens, strict=True):
+        Y[f:f + n] = torch.arange(n) % 5
+    start, length = torch.tensor([first[0], first[0] + 6, first[1]]), torch.tensor([6, 3, 4])
+    x, y = chunk_batch(X, Y, start, length, k, L)
+    assert x.shape == (3, L + 2 * k, 3) and y.shape == (3, L)
+    with torch.no_grad():
+        got = net(x)
+        for b in range(3):
+            for j in range(L):
+                if j >= length[b]:
+                    assert y[b, j] == -100
+                    continue
+                c = int(start[b]) + j
+                assert y[b, j] == Y[c] >= 0
+                want = net(splice(X, torch.tensor([c]), k))[0, 0]
+                torch.testing.assert_close(got[b, j], want, rtol=1e-5, atol=1e-5)
 
 
 def test_frame_accuracy_well_above_majority_class(exp):
