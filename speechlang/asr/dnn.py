@@ -390,7 +390,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     padded.append(np.zeros((L, feats.dim), np.float32))  # room for the last chunk's tail
     X = torch.from_numpy(np.concatenate(padded))
     c_tr, y_tr, c_ho, y_ho = (torch.from_numpy(np.concatenate(z)) for z in (c_tr, y_tr, c_ho, y_ho))
-    Y = torch.full((len(X) + L,), -100)  # the target of each row, -100 (ignored) in padding
+    Y = torch.full((len(X),), -100)  # the target of each row, -100 (ignored) in padding
     Y[c_tr] = y_tr
     ch_start, ch_len = torch.tensor(chunks).T
     train_frames = X[c_tr]
@@ -408,8 +408,9 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     net.inv_std.copy_((1 / std).float())
     majority = float((y_ho == torch.bincount(y_tr, minlength=num_pdfs).argmax()).double().mean())
 
+    per_batch = max(1, cfg.batch_size // L)  # chunks per batch
+
     def batches(epoch, env):
-        per_batch = max(1, cfg.batch_size // L)
         for idx in index_batches(len(ch_start), per_batch, epoch=epoch, seed=cfg.seed, env=env):
             i = torch.from_numpy(idx)
             yield chunk_batch(X, Y, ch_start[i], ch_len[i], k, L)
@@ -434,7 +435,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     if cfg.realign and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("--realign is not supported under torchrun; realign in a second run")
     res = fit(net, loss_fn, batches, tcfg, evaluate=evaluate, out_dir=out / ckpt, resume=resume,
-              steps_per_epoch=math.ceil(len(ch_start) / max(1, cfg.batch_size // L)), model_config=meta,
+              steps_per_epoch=math.ceil(len(ch_start) / per_batch), model_config=meta,
               desc="train-dnn", unit="frames")
     if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
         return {}
