@@ -21,7 +21,8 @@
 # VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
 # trains on, vocal tract length perturbation; "" for none), SP ("": speed factors of
 # speed-perturbed copies the DNN also trains on, each aligned by tri, e.g. "0.9 1.1"),
-# STAGES ("mono tri sat dnn"; dnn_int8 is reported with dnn, at dnn's LM weight; dnn2 = dnn
+# STAGES ("mono tri sat dnn dnn_adabn"; dnn_int8 is reported with dnn, at dnn's LM weight;
+# dnn_adabn = the dnn decoded with --adabn, its BatchNorm statistics per test speaker; dnn2 = dnn
 # with --realign; sat = train-sat on the tri alignments, decoded with --fmllr; sat_dnn = the
 # same SAT model with the dnn as first pass, one fMLLR round; dnn_fmllr = a DNN trained on the
 # SAT-adapted training features, decoded with the dnn as first pass and one fMLLR round),
@@ -64,7 +65,7 @@ for part in train_nodev dev; do
 done
 
 # 2. features
-STAGES=${STAGES:-"mono tri sat dnn"}
+STAGES=${STAGES:-"mono tri sat dnn dnn_adabn"}
 DNN_FEAT_OPTS=${DNN_FEAT_OPTS:-}
 DSFX=${DNN_FEAT_OPTS:+_dnn}  # suffix of the DNN's feature dirs (none: the GMMs' features)
 [ -n "$DSFX" ] && [[ " $STAGES " == *" sat_dnn "* || " $STAGES " == *" dnn_fmllr "* ]] && {
@@ -104,7 +105,7 @@ best_weight() {  # model [extra decode options, tag]: the LM weight with the low
   local best="" bw=""
   for w in $LM_WEIGHTS; do
     wer=$(decode_score "$1" dev "$w" "${2:-}" "${3:-}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])')
-    log "$1 dev lm-weight $w: WER $wer"
+    log "$1${3:-} dev lm-weight $w: WER $wer"
     if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $wer < $best)"; then best=$wer; bw=$w; fi
   done
   echo "$bw"
@@ -162,7 +163,7 @@ if [[ "$STAGES" == *dnn* ]]; then
   done
 fi
 for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
-  [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" sat_dnn "* || " $STAGES " == *" dnn_fmllr "* ]]; } || continue
+  [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" "@(sat_dnn|dnn_fmllr|dnn_adabn)" "* ]]; } || continue
   align_tri
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
@@ -186,6 +187,10 @@ for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
   [ "$stage" = sat ] && { extra="--fmllr $FMLLR_OPTS"; tag="_fmllr"; }
   [ "$stage" = sat_dnn ] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr_dnn"; }
   [ "$stage" = dnn_fmllr ] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr"; }
+  if [ "$stage" = dnn_adabn ]; then
+    [ "$DNN_ARCH" = tdnn ] || { log "dnn_adabn skipped: --adabn needs BatchNorm (DNN_ARCH=tdnn)"; continue; }
+    model=dnn; extra="--adabn"; tag="_adabn"
+  fi
   [ "$stage" = dnn_int8 ] || w=$(best_weight "$model" "$extra" "$tag")
   log "$stage: lm-weight $w (chosen on dev)"
   for i in "${!TESTS[@]}"; do

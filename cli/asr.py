@@ -277,6 +277,9 @@ def decode(
                                            "quantization, CPU")] = False,
     fmllr: Annotated[bool, typer.Option("--fmllr", help="two-pass decoding with per-speaker fMLLR "
                                         "(utt2spk of FEATS; MODEL from train-sat)")] = False,
+    adabn: Annotated[bool, typer.Option("--adabn", help="TDNN models: BatchNorm statistics "
+                                        "re-estimated on each speaker's utterances (utt2spk of "
+                                        "FEATS; AdaBN, unsupervised)")] = False,
     si_model: Annotated[Path | None, typer.Option("--si-model", readable=False, help="--fmllr: first-pass "
                                                   "model, GMM or DNN on the same tree (default: the SAT "
                                                   "model's triphone model)")] = None,
@@ -297,6 +300,7 @@ def decode(
     from speechlang.asr.decoder import DecodeConfig, decode_dir
     from speechlang.asr.featfile import read_feats
     from speechlang.asr.lexicon import SIL_WORD
+    from speechlang.errors import ConfigError
     from speechlang.io import atomic_output, check_writable
 
     set_threads(threads)
@@ -307,17 +311,19 @@ def decode(
         check_writable(p) if p else None
     shift = float(read_feats(feat_dir).config.get("frame_shift_ms", 10.0)) / 1000
     lines, nlines, ctm_rows, summary = [], [], [], {}
+    if fmllr and adabn:
+        raise ConfigError("--adabn and --fmllr cannot be combined")
     if fmllr:
         from speechlang.asr.decoder import decode_fmllr_dir
         from speechlang.asr.dnn import is_dnn_dir, read_dnn
         from speechlang.asr.fmllr import FmllrConfig
-        from speechlang.errors import ConfigError
         if is_dnn_dir(model_dir) and not read_dnn(model_dir).meta.get("fmllr"):
             raise ConfigError("--fmllr needs a train-sat model dir or a DNN from train-dnn --fmllr")
         results = decode_fmllr_dir(feat_dir, model_dir, lm, cfg, device, si_model,
                                    FmllrConfig(sil_weight=fmllr_sil_weight), fmllr_rounds)
     else:
-        results = decode_dir(feat_dir, model_dir, lm, cfg, device, acoustic_scale, quantize)
+        results = decode_dir(feat_dir, model_dir, lm, cfg, device, acoustic_scale, quantize,
+                             adabn=adabn)
     for utt, hyps in results:
         if utt is None:
             summary = hyps
@@ -392,6 +398,9 @@ def train_dnn(
                                            "hidden layer")] = 0.0,
     heldout: Annotated[float, typer.Option("--heldout", help="fraction of utterances held out "
                                            "for the per-epoch frame accuracy")] = 0.1,
+    speaker_batches: Annotated[bool, typer.Option("--speaker-batches", help="every batch from one "
+                                                  "speaker of one view, so BatchNorm normalizes per "
+                                                  "speaker (decode with --adabn)")] = False,
     lm: Annotated[Path | None, typer.Option("--lm", readable=False, help="ARPA LM copied into the model dir "
                                             "(for transcribe)")] = None,
     lm_weight: Annotated[float, typer.Option("--lm-weight", min=0.0, help="stored default LM "
@@ -429,7 +438,8 @@ def train_dnn(
     set_threads(threads)
     cfg = DNNConfig(arch=arch, context=context, hidden=hidden, layers=layers, batch_size=batch_size,
                     heldout=heldout, acoustic_scale=acoustic_scale, lm_weight=lm_weight, seed=seed,
-                    realign=realign, fmllr=fmllr, dropout=dropout, chunk=chunk)
+                    realign=realign, fmllr=fmllr, dropout=dropout, chunk=chunk,
+                    speaker_batches=speaker_batches)
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()),
@@ -455,6 +465,8 @@ def transcribe(
     beam: Annotated[float, typer.Option("--beam", min=0.0)] = 160.0,
     quantize: Annotated[bool, typer.Option("--quantize", help="int8 dynamic quantization "
                                            "(CPU)")] = False,
+    adabn: Annotated[bool, typer.Option("--adabn", help="TDNN models: BatchNorm statistics "
+                                        "from each file itself (AdaBN)")] = False,
     threads: Threads = 1,
     json_out: Json = False,
 ) -> None:
@@ -479,7 +491,7 @@ def transcribe(
         raise DataError(f"{display_name(input)}: no audio files given (arguments, --input or one path a line "
                         "on stdin)")
     t = Transcriber(model, TranscribeConfig(lm_weight=lm_weight, acoustic_scale=acoustic_scale,
-                                            beam=beam, quantize=quantize))
+                                            beam=beam, quantize=quantize, adabn=adabn))
     import time
     lines, rows, secs, t0 = [], [], 0.0, time.perf_counter()
     for p in paths:

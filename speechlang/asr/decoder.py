@@ -220,13 +220,15 @@ def decode_utterance(graph: DecodeGraph, loglik: np.ndarray, cfg: DecodeConfig) 
 
 def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto",
                acoustic_scale: float | None = None, quantize: bool = False,
-               transforms: dict | None = None):
+               transforms: dict | None = None, adabn: bool = False):
     """Decode every utterance of a feature dir. Yields (utt, hypotheses); the last item is a
     summary dict under the key None with timing (real-time factor of the search + likelihoods).
     GMM likelihoods: numba on CPU; torch when `device` resolves to a GPU. A DNN model dir
     (speechlang.asr.dnn) gives scaled likelihoods instead (`acoustic_scale`, int8 `quantize`);
     `lm_path` None: the model dir's lm.arpa. `transforms` {speaker: (D, D+1) fMLLR} adapt the
-    features of the speakers (utt2spk of the feature dir) they name."""
+    features of the speakers (utt2spk of the feature dir) they name. `adabn`: a TDNN's
+    BatchNorm statistics re-estimated on each speaker's utterances before decoding them
+    (unsupervised, speakers from utt2spk; DNNModel.adapt_batchnorm)."""
     from speechlang.accel import resolve_device
     from speechlang.asr import dnn
     from speechlang.asr.featfile import read_feats
@@ -238,6 +240,8 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
     if dnn_model and dnn_model.meta.get("fmllr") and transforms is None:
         raise ConfigError(f"{model_dir} was trained on fMLLR-adapted features (train-dnn --fmllr): "
                           "decode with --fmllr")
+    if adabn:
+        dnn.require_batchnorm(dnn_model, model_dir)
     feat_cfg = dnn_model.features if dnn_model else model.features
     feats = read_feats(feat_dir)
     check_features(feats.config, feat_cfg, feat_dir, model_dir)
@@ -260,13 +264,23 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
         def score(x):
             return model.gmm.loglik(x, dev)
     shift = float(feat_cfg.get("frame_shift_ms", 10.0)) / 1000
-    utt2spk = feats.datadir().utt2spk if transforms else {}
-    frames, t_ll, t_search, failed = 0, 0.0, 0.0, 0
-    for u in feats.utts():
+    transforms = transforms or {}
+    utt2spk = feats.datadir().utt2spk if transforms or adabn else {}
+    spk_utts: dict[str, list[str]] = {}  # --adabn: each speaker's utterances in this dir
+    for u in feats.utts() if adabn else ():
+        spk_utts.setdefault(utt2spk[u], []).append(u)
+
+    def adapted(u):
         x = feats[u]
-        if transforms and utt2spk[u] in transforms:
-            x = apply_transform(transforms[utt2spk[u]], x)
+        return apply_transform(transforms[utt2spk[u]], x) if utt2spk.get(u) in transforms else x
+
+    frames, t_ll, t_search, failed, bn_speaker = 0, 0.0, 0.0, 0, None
+    for u in feats.utts():
+        x = adapted(u)
         t1 = time.perf_counter()
+        if adabn and utt2spk[u] != bn_speaker:
+            bn_speaker = utt2spk[u]
+            dnn_model.adapt_batchnorm([adapted(v) for v in spk_utts[bn_speaker]], dnn_dev)
         ll = score(x)
         t2 = time.perf_counter()
         hyps = decode_utterance(graph, ll, cfg)

@@ -85,6 +85,7 @@ class DNNConfig:
     fmllr: bool = False  # train on features adapted by the GMM dir's per-speaker fMLLR (train-sat)
     dropout: float = 0.0  # dropout probability after each hidden layer (training only)
     chunk: int = 0  # frames per training chunk; 0: 1 for dnn (independent windows), 32 for tdnn
+    speaker_batches: bool = False  # every batch from one speaker of one view (per-speaker BatchNorm)
 
     @property
     def chunk_frames(self) -> int:
@@ -150,6 +151,30 @@ class SplicedNet(nn.Module):
             return self.out(self.body(w.flatten(2)))
         return self.out(self.body(x.transpose(1, 2)).transpose(1, 2))
 
+    @torch.no_grad()
+    def adapt_batchnorm(self, utts: list[torch.Tensor] | None) -> None:
+        """AdaBN (Li et al. 2016): set each BatchNorm's statistics to the per-channel mean
+        and variance of its inputs over the padded (T + 2k, D) utterances `utts` (e.g. one
+        speaker's), layer by layer, so each layer sees the earlier ones adapted; None puts
+        back the trained statistics. Eval mode; TDNN only (the feed-forward net has none)."""
+        bns = [m for m in self.body if isinstance(m, nn.BatchNorm1d)]
+        if not hasattr(self, "trained_bn"):
+            self.trained_bn = [(b.running_mean.clone(), b.running_var.clone()) for b in bns]
+        if utts is None:
+            for b, (mean, var) in zip(bns, self.trained_bn, strict=True):
+                b.running_mean.copy_(mean)
+                b.running_var.copy_(var)
+            return
+        hs = [((x - self.mean) * self.inv_std).T[None] for x in utts]  # (1, D, T + 2k) each
+        for m in self.body:
+            if isinstance(m, nn.BatchNorm1d):
+                n = sum(h.shape[2] for h in hs)
+                mean = sum(h[0].double().sum(1) for h in hs) / n
+                var = sum(((h[0].double() - mean[:, None]) ** 2).sum(1) for h in hs) / n
+                m.running_mean.copy_(mean.float())
+                m.running_var.copy_(var.float())
+            hs = [m(h) for h in hs]
+
 
 def pad_utterance(x: np.ndarray, k: int) -> np.ndarray:
     """(T, D) -> (T + 2k, D) with the first and last frames repeated k times."""
@@ -198,6 +223,12 @@ class DNNModel:
         """The network's input feature settings (older dirs: those of the GMM they hold)."""
         return self.meta.get("features", self.hmm.features)
 
+    def adapt_batchnorm(self, utts: list[np.ndarray] | None, device: torch.device | None = None) -> None:
+        """AdaBN on (T, D) feature matrices (edge frames padded as in loglik); None: undo."""
+        k = int(self.meta["context"])
+        self.net.adapt_batchnorm(None if utts is None else [
+            torch.from_numpy(pad_utterance(np.asarray(x, np.float32), k)).to(device or "cpu") for x in utts])
+
     def loglik(self, feats: np.ndarray, acoustic_scale: float | None = None,
                device: torch.device | None = None, chunk: int = 4096) -> np.ndarray:
         """(T, D) features -> (T, pdfs) float32 scaled log-likelihoods."""
@@ -213,6 +244,13 @@ class DNNModel:
                 logp = torch.log_softmax(self.net(x[None])[0].float(), dim=-1)
                 out.append(scaled_loglik(logp, lp, a).cpu().numpy())
         return np.concatenate(out).astype(np.float32)
+
+
+def require_batchnorm(model: DNNModel | None, path: str | os.PathLike) -> None:
+    """ConfigError unless `model` (None: a GMM dir) has BatchNorm layers for --adabn."""
+    if model is None or not any(isinstance(m, nn.BatchNorm1d) for m in model.net.modules()):
+        raise ConfigError(f"--adabn: {path} has no BatchNorm layers to adapt (use a train-dnn "
+                          "--arch tdnn model)")
 
 
 def is_dnn_dir(path: str | os.PathLike) -> bool:
@@ -366,7 +404,8 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     adapt = _speaker_transforms(feats, gmm_dir) if cfg.fmllr else {}
     k, L = cfg.context, cfg.chunk_frames
     ho = set(_split(ali.utts, cfg.heldout)[1])
-    padded, c_tr, y_tr, c_ho, y_ho, chunks = [], [], [], [], [], []
+    padded, c_tr, y_tr, c_ho, y_ho, chunks, groups = [], [], [], [], [], [], []
+    utt2spk, speaker_ids = feats.datadir().utt2spk, {}
     pos = 0
     for j, (v, al, d, a) in enumerate(zip(views, alis, [feat_dir, *extra_feats], ali_dirs, strict=True)):
         for i, u in enumerate(ali.utts):
@@ -386,6 +425,8 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             t.append(y.astype(np.int64))
             if i not in ho:  # (first frame's row, frames): chunks of L frames, the last shorter
                 chunks += [(pos + k + s, min(L, len(x) - s)) for s in range(0, len(x), L)]
+                g = speaker_ids.setdefault((j, utt2spk.get(u, u)), len(speaker_ids))
+                groups += [g] * (len(chunks) - len(groups))
             pos += len(x) + 2 * k
     padded.append(np.zeros((L, feats.dim), np.float32))  # room for the last chunk's tail
     X = torch.from_numpy(np.concatenate(padded))
@@ -409,9 +450,15 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     majority = float((y_ho == torch.bincount(y_tr, minlength=num_pdfs).argmax()).double().mean())
 
     per_batch = max(1, cfg.batch_size // L)  # chunks per batch
+    groups = np.array(groups)
+    num_batches = (sum(math.ceil(c / per_batch) for c in np.bincount(groups)) if cfg.speaker_batches
+                   else math.ceil(len(ch_start) / per_batch))
 
     def batches(epoch, env):
-        for idx in index_batches(len(ch_start), per_batch, epoch=epoch, seed=cfg.seed, env=env):
+        listing = (group_batches(groups, per_batch, epoch=epoch, seed=cfg.seed, env=env)
+                   if cfg.speaker_batches else
+                   index_batches(len(ch_start), per_batch, epoch=epoch, seed=cfg.seed, env=env))
+        for idx in listing:
             i = torch.from_numpy(idx)
             yield chunk_batch(X, Y, ch_start[i], ch_len[i], k, L)
 
@@ -435,7 +482,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     if cfg.realign and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("--realign is not supported under torchrun; realign in a second run")
     res = fit(net, loss_fn, batches, tcfg, evaluate=evaluate, out_dir=out / ckpt, resume=resume,
-              steps_per_epoch=math.ceil(len(ch_start) / per_batch), model_config=meta,
+              steps_per_epoch=num_batches, model_config=meta,
               desc="train-dnn", unit="frames")
     if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
         return {}
@@ -457,6 +504,21 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             "best_epoch": res.best_epoch, "majority_acc": round(majority, 4),
             "train_frames": len(c_tr), "heldout_frames": len(c_ho), "num_pdfs": num_pdfs,
             "params": sum(p.numel() for p in net.parameters()), "train_s": round(train_s, 2)}
+
+
+def group_batches(groups: np.ndarray, size: int, *, epoch: int, seed: int, env) -> list[np.ndarray]:
+    """This rank's mini-batches of item indices for one epoch, each batch from one group only
+    (groups (N,) ints, e.g. speakers): each group's items shuffled and cut into batches of
+    `size` (its last one shorter), the batches shuffled and dealt to the ranks in turn (the
+    same number to each)."""
+    rng = np.random.default_rng(derive_seed(seed, 0xB7, epoch))
+    out = []
+    for g in np.unique(groups):
+        idx = rng.permutation(np.flatnonzero(groups == g))
+        out += [idx[i:i + size] for i in range(0, len(idx), size)]
+    order = rng.permutation(len(out))
+    order = order[:len(order) - len(order) % env.world_size]
+    return [out[i] for i in order[env.rank::env.world_size]]
 
 
 def _speaker_transforms(feats, gmm_dir) -> dict[str, np.ndarray]:

@@ -4,8 +4,9 @@
     hyp = t.transcribe("a.flac")        # Hypothesis: .words, .times (word, start, end frames)
 
 Features are computed as the model's feature config says; CMVN statistics come from the
-file itself (each file is its own speaker, like `--cmvn utterance`). Audio at another rate
-is resampled to the model's rate (with an info line).
+file itself (each file is its own speaker, like `--cmvn utterance`; so do a TDNN's BatchNorm
+statistics with `adabn`). Audio at another rate is resampled to the model's rate (with an
+info line).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 from speechlang import log
 from speechlang.asr.audio import load_audio
 from speechlang.asr.decoder import DecodeConfig, Hypothesis, build_graph, decode_utterance
-from speechlang.asr.dnn import check_model_dir, read_dnn
+from speechlang.asr.dnn import check_model_dir, read_dnn, require_batchnorm
 from speechlang.asr.features import (
     FeatureConfig,
     add_deltas,
@@ -39,6 +40,7 @@ class TranscribeConfig:
     max_active: int = 7000
     word_ins_penalty: float = 0.0
     quantize: bool = False
+    adabn: bool = False  # a TDNN's BatchNorm statistics from each file itself
 
 
 def file_features(path: str | os.PathLike, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
@@ -69,6 +71,8 @@ class Transcriber:
         if self.model.meta.get("fmllr"):
             raise ConfigError(f"{model_dir} was trained on fMLLR-adapted features (train-dnn --fmllr), "
                               "which need speakers and a first pass: use `asr decode --fmllr`")
+        if cfg.adabn:
+            require_batchnorm(self.model, model_dir)
         lmw = cfg.lm_weight if cfg.lm_weight is not None else float(self.model.meta["lm_weight"])
         self.dcfg = DecodeConfig(lm_weight=lmw, word_ins_penalty=cfg.word_ins_penalty,
                                  beam=cfg.beam, max_active=cfg.max_active)
@@ -82,5 +86,7 @@ class Transcriber:
     def transcribe(self, path: str | os.PathLike) -> tuple[Hypothesis | None, float]:
         """(best hypothesis or None, audio seconds)."""
         x, secs = file_features(path, self.fcfg)
+        if self.cfg.adabn:
+            self.model.adapt_batchnorm([x])
         hyps = decode_utterance(self.graph, self.model.loglik(x, self.cfg.acoustic_scale), self.dcfg)
         return (hyps[0] if hyps else None), secs

@@ -20,6 +20,7 @@ from speechlang.asr.dnn import (
     _split,
     chunk_batch,
     count_priors,
+    group_batches,
     pad_utterance,
     read_dnn,
     scaled_loglik,
@@ -111,6 +112,47 @@ def test_chunk_batch_equals_windows_of_its_frames(arch):
                 torch.testing.assert_close(got[b, j], want, rtol=1e-5, atol=1e-5)
 
 
+def test_group_batches_keep_each_batch_within_one_group():
+    from speechlang.accel.distributed import DistEnv
+    groups = np.repeat([0, 1, 2, 3], [10, 3, 7, 1])
+    one = group_batches(groups, 4, epoch=0, seed=1, env=DistEnv())
+    assert all(len(set(groups[b])) == 1 and len(b) <= 4 for b in one)
+    assert sorted(np.concatenate(one)) == list(range(len(groups)))  # every item once
+    assert len(one) == 3 + 1 + 2 + 1  # ceil(count / 4) per group
+    again = group_batches(groups, 4, epoch=0, seed=1, env=DistEnv())
+    assert all(np.array_equal(a, b) for a, b in zip(one, again, strict=True))
+    other = group_batches(groups, 4, epoch=1, seed=1, env=DistEnv())
+    assert not all(np.array_equal(a, b) for a, b in zip(one, other, strict=True))
+    ranks = [group_batches(groups, 4, epoch=0, seed=1, env=DistEnv(rank=r, world_size=2)) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 3  # 7 batches: the same number on each rank
+    items = np.concatenate(ranks[0] + ranks[1])
+    assert len(set(items)) == len(items)  # disjoint
+
+
+def test_speaker_batches_train_and_decode_with_adabn(cli, exp, tmp_path):
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "sb", "--arch", "tdnn",
+            "--context", 4, "--hidden", 32, "--epochs", 6, "--speaker-batches", "--json")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["frame_acc"] >= rec["majority_acc"] + 0.3, rec
+    # steps: per epoch, each speaker's chunks (32 frames) in batches of 8, the last one shorter
+    spk = {line.split()[0]: line.split()[1] for line in (TONES / "train" / "utt2spk").read_text().splitlines()}
+    ali, feats = read_alignments(exp / "ali"), read_feats(exp / "ftrain")
+    ho = set(_split(ali.utts, 0.1)[1])
+    chunks: dict[str, int] = {}
+    for i, u in enumerate(ali.utts):
+        if i not in ho:
+            chunks[spk[u]] = chunks.get(spk[u], 0) - (-len(feats[u]) // 32)
+    assert rec["steps"] == 6 * sum(-(-c // 8) for c in chunks.values())
+    assert rec["steps"] > 6 * -(-sum(chunks.values()) // 8)  # more than with mixed batches
+    hyp = tmp_path / "hyp"
+    r = cli("asr", "decode", exp / "ftest", tmp_path / "sb", "--lm", TONES / "lm.arpa", "--lm-weight", 5,
+            "--adabn", "-O", hyp)
+    assert r.exit_code == 0, r.stderr
+    r = cli("asr", "score", TONES / "test" / "text", hyp, "--json")
+    assert json.loads(r.stdout)["wer"] <= 6.25
+
+
 def test_frame_accuracy_well_above_majority_class(exp):
     meta = json.loads((exp / "dnn" / "dnn.json").read_text())
     hist = meta["train"]["history"]
@@ -121,9 +163,9 @@ def test_frame_accuracy_well_above_majority_class(exp):
     np.testing.assert_allclose(pri, count_priors(ali["pdf"], len(pri)))
 
 
-def _wer(cli, exp: Path, *extra) -> dict:
-    hyp = exp / f"hyp{len(extra)}"
-    r = cli("asr", "decode", exp / "ftest", exp / "dnn", "--lm-weight", "5", "-O", hyp, *extra)
+def _wer(cli, exp: Path, *extra, model: str = "dnn") -> dict:
+    hyp = exp / f"hyp_{model}{len(extra)}"
+    r = cli("asr", "decode", exp / "ftest", exp / model, "--lm-weight", "5", "-O", hyp, *extra)
     assert r.exit_code == 0, r.stderr
     r = cli("asr", "score", TONES / "test" / "text", hyp, "--json")
     assert r.exit_code == 0, r.stderr
@@ -135,12 +177,98 @@ def test_decode_with_dnn_and_int8(cli, exp):
     assert _wer(cli, exp, "--quantize")["wer"] <= 6.25
 
 
-def test_tdnn_trains_above_majority(cli, exp, tmp_path):
-    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "tdnn",
-            "--arch", "tdnn", "--context", 4, "--hidden", 32, "--epochs", 3, "--json")
-    assert r.exit_code == 0, r.stderr
-    rec = json.loads(r.stdout)
-    assert rec["frame_acc"] >= rec["majority_acc"] + 0.3, rec
+@pytest.fixture(scope="module")
+def tdnn(exp, run_ok):
+    """A small TDNN on the same alignments, with the tones LM."""
+    run_ok("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", exp / "tdnn", "--arch", "tdnn",
+           "--context", 4, "--hidden", 32, "--epochs", 6, "--lm", TONES / "lm.arpa", "--lm-weight", 5)
+    return exp / "tdnn"
+
+
+def test_tdnn_trains_above_majority(tdnn):
+    rec = json.loads((tdnn / "dnn.json").read_text())["train"]
+    assert rec["best_frame_acc"] >= rec["heldout_majority_acc"] + 0.3, rec
+
+
+def test_adabn_normalizes_each_batchnorm_over_the_adaptation_frames():
+    """After adapt_batchnorm, every BatchNorm's outputs over the adaptation utterances have
+    per-channel mean = its bias and variance = its weight^2 (the earlier layers adapted
+    first); None puts the trained statistics back."""
+    torch.manual_seed(0)
+    net = SplicedNet("tdnn", 3, 4, 8, 3, 5)
+    bns = [m for m in net.body if isinstance(m, torch.nn.BatchNorm1d)]
+    for b in bns:  # trained-looking statistics and affine parameters far from the defaults
+        b.running_mean.uniform_(-1, 1), b.running_var.uniform_(0.5, 2)
+        b.weight.data.uniform_(0.5, 2), b.bias.data.uniform_(-1, 1)
+    net.eval()
+    rng = np.random.default_rng(1)
+    utts = [torch.from_numpy((3 + 2 * rng.normal(size=(n, 3))).astype(np.float32)) for n in (20, 31)]
+    with torch.no_grad():
+        before = [net(x[None]) for x in utts]
+    net.adapt_batchnorm(utts)
+    ins, outs = {i: [] for i in range(len(bns))}, {i: [] for i in range(len(bns))}
+
+    def record(j, inputs, output):  # (1, channels, frames) each
+        ins[j].append(inputs[0][0])
+        outs[j].append(output[0])
+
+    hooks = [b.register_forward_hook(lambda m, i, o, j=j: record(j, i, o)) for j, b in enumerate(bns)]
+    with torch.no_grad():
+        for x in utts:
+            net(x[None])
+    for h in hooks:
+        h.remove()
+    for j, b in enumerate(bns):
+        y = torch.cat(outs[j], dim=1)  # (channels, frames of both utterances)
+        live = torch.cat(ins[j], dim=1).var(1) > 1e-4  # ReLU channels that are not always 0
+        assert live.sum() >= 5
+        torch.testing.assert_close(y.mean(1), b.bias.data, atol=1e-4, rtol=0)
+        torch.testing.assert_close(y.var(1, unbiased=False)[live], b.weight.data[live] ** 2,
+                                   atol=2e-3, rtol=2e-3)
+    net.adapt_batchnorm(None)
+    with torch.no_grad():
+        for x, want in zip(utts, before, strict=True):
+            torch.testing.assert_close(net(x[None]), want, rtol=0, atol=0)
+
+
+def test_decode_adabn_adapts_to_each_speaker(tdnn, exp, tmp_path, monkeypatch):
+    """decode --adabn scores each utterance with the statistics of its own speaker's
+    utterances (utt2spk); one speaker per utterance gives other likelihoods than one for all."""
+    from speechlang.asr import decoder
+    seen = []
+    real = decoder.decode_utterance
+    monkeypatch.setattr(decoder, "decode_utterance", lambda g, ll, cfg: seen.append(ll) or real(g, ll, cfg))
+    one_each = tmp_path / "ftest"  # the same features, every utterance its own speaker
+    shutil.copytree(exp / "ftest", one_each)
+    utts = read_feats(exp / "ftest").utts()
+    for name in ("utt2spk", "spk2utt"):
+        (one_each / name).write_text("".join(f"{u} {u}\n" for u in utts))
+    m = read_dnn(tdnn)
+    feats = read_feats(exp / "ftest")
+    got = []
+    for fdir, groups in ((exp / "ftest", [utts]), (one_each, [[u] for u in utts])):
+        seen.clear()
+        list(decoder.decode_dir(fdir, tdnn, TONES / "lm.arpa", decoder.DecodeConfig(lm_weight=5), "cpu",
+                                adabn=True))
+        got.append(dict(zip(utts, seen, strict=True)))
+        for group in groups:
+            m.adapt_batchnorm([feats[u] for u in group])
+            for u in group:
+                np.testing.assert_allclose(got[-1][u], m.loglik(feats[u]), rtol=1e-5, atol=1e-4)
+    assert not np.allclose(got[0][utts[0]], got[1][utts[0]], atol=1e-3)
+
+
+def test_adabn_decode_and_transcribe(cli, exp, tdnn):
+    assert _wer(cli, exp, "--adabn", model="tdnn")["wer"] <= 6.25
+    assert _wer(cli, exp, "--adabn", "--quantize", model="tdnn")["wer"] <= 6.25
+    ref = dict(line.split(maxsplit=1) for line in (TONES / "test" / "text").read_text().splitlines())
+    lines = [line.split("\t") for line in _transcribe(cli, tdnn, *AUDIO, "--adabn").splitlines()]
+    assert sum(w != ref[Path(p).stem] for p, w in lines) <= 1
+    for cmd in (["decode", exp / "ftest", exp / "dnn", "--adabn"],  # feed-forward: no BatchNorm
+                ["transcribe", "--model", exp / "dnn", "--adabn", AUDIO[0]],
+                ["decode", exp / "ftest", tdnn, "--adabn", "--fmllr"]):
+        r = cli("asr", *cmd)
+        assert r.exit_code == 1 and "--adabn" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
 
 
 def _transcribe(cli, model: Path, *args, input=None):
