@@ -17,6 +17,7 @@
 # DNN_FEAT_OPTS (when set, the dnn and dnn2 stages read their own features, made with these
 # `asr features` options instead of FEAT_OPTS, e.g. "--kind fbank --num-mel-bins 40 --no-energy"),
 # DNN_ARCH (tdnn: `asr train-dnn --arch`, chosen on dev over dnn, the feed-forward network),
+# DNN_CONTEXT (frames each side, `--context`: 8 for the TDNN, chosen on dev over 5; 5 for dnn),
 # DNN_OPTS (extra `asr train-dnn` options, e.g. "--epochs 8"), DNN_THREADS (1),
 # VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
 # trains on, vocal tract length perturbation; "" for none), SP ("": speed factors of
@@ -142,6 +143,7 @@ fi
 # and on speed-perturbed copies (SP: other frame counts, each aligned by tri)
 DNN_THREADS=${DNN_THREADS:-1}
 DNN_ARCH=${DNN_ARCH:-tdnn}
+DNN_CONTEXT=${DNN_CONTEXT:-$([ "$DNN_ARCH" = tdnn ] && echo 8 || echo 5)}
 DNN_OPTS=${DNN_OPTS:-}
 VTLP=${VTLP-"0.9 1.1"}
 SP=${SP:-}
@@ -167,7 +169,7 @@ for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN ali
   align_tri
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
-    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS \
+    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS \
     $([ $d = dnn2 ] && echo --realign) --json \
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
 done
@@ -175,7 +177,7 @@ done
 if [[ " $STAGES " == *" dnn_fmllr "* ]]; then  # on the SAT model's adapted training features
   [ -f "$EXP/dnn_fmllr/dnn.json" ] || { log "train-dnn --fmllr (dnn_fmllr)"
   timed train_dnn_fmllr $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/sat" "$EXP/dnn_fmllr" \
-    --fmllr --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS --json \
+    --fmllr --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS --json \
     > "$EXP/log/dnn_fmllr.json" 2> "$EXP/log/dnn_fmllr.log"; }
 fi
 
