@@ -140,6 +140,22 @@ def index_batches(n: int, batch_size: int, *, epoch: int, seed: int, env: DistEn
     return [idx[i:i + batch_size] for i in range(0, stop, batch_size)]
 
 
+def group_batches(groups: np.ndarray, size: int, *, epoch: int, seed: int,
+                  env: DistEnv) -> list[np.ndarray]:
+    """This rank's mini-batches of item indices for one epoch, each batch from one group only
+    (groups (N,) ints, e.g. speakers): each group's items shuffled and cut into batches of
+    `size` (its last one shorter), the batches shuffled and dealt to the ranks in turn (the
+    same number to each)."""
+    rng = np.random.default_rng(derive_seed(seed, 0xB7, epoch))
+    out = []
+    for g in np.unique(groups):
+        idx = rng.permutation(np.flatnonzero(groups == g))
+        out += [idx[i:i + size] for i in range(0, len(idx), size)]
+    order = rng.permutation(len(out))
+    order = order[:len(order) - len(order) % env.world_size]
+    return [out[i] for i in order[env.rank::env.world_size]]
+
+
 def _improved(value: float, best: float | None, mode: str) -> bool:
     return best is None or (value < best if mode == "min" else value > best)
 

@@ -49,6 +49,7 @@ from speechlang.accel import (
     TrainConfig,
     derive_seed,
     fit,
+    group_batches,
     index_batches,
     load_checkpoint,
     save_checkpoint,
@@ -504,21 +505,6 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             "best_epoch": res.best_epoch, "majority_acc": round(majority, 4),
             "train_frames": len(c_tr), "heldout_frames": len(c_ho), "num_pdfs": num_pdfs,
             "params": sum(p.numel() for p in net.parameters()), "train_s": round(train_s, 2)}
-
-
-def group_batches(groups: np.ndarray, size: int, *, epoch: int, seed: int, env) -> list[np.ndarray]:
-    """This rank's mini-batches of item indices for one epoch, each batch from one group only
-    (groups (N,) ints, e.g. speakers): each group's items shuffled and cut into batches of
-    `size` (its last one shorter), the batches shuffled and dealt to the ranks in turn (the
-    same number to each)."""
-    rng = np.random.default_rng(derive_seed(seed, 0xB7, epoch))
-    out = []
-    for g in np.unique(groups):
-        idx = rng.permutation(np.flatnonzero(groups == g))
-        out += [idx[i:i + size] for i in range(0, len(idx), size)]
-    order = rng.permutation(len(out))
-    order = order[:len(order) - len(order) % env.world_size]
-    return [out[i] for i in order[env.rank::env.world_size]]
 
 
 def _speaker_transforms(feats, gmm_dir) -> dict[str, np.ndarray]:

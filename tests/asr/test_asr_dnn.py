@@ -20,7 +20,6 @@ from speechlang.asr.dnn import (
     _split,
     chunk_batch,
     count_priors,
-    group_batches,
     pad_utterance,
     read_dnn,
     scaled_loglik,
@@ -113,7 +112,7 @@ def test_chunk_batch_equals_windows_of_its_frames(arch):
 
 
 def test_group_batches_keep_each_batch_within_one_group():
-    from speechlang.accel.distributed import DistEnv
+    from speechlang.accel import DistEnv, group_batches
     groups = np.repeat([0, 1, 2, 3], [10, 3, 7, 1])
     one = group_batches(groups, 4, epoch=0, seed=1, env=DistEnv())
     assert all(len(set(groups[b])) == 1 and len(b) <= 4 for b in one)
