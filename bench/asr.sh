@@ -193,7 +193,8 @@ for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
     [ "$DNN_ARCH" = tdnn ] || { log "dnn_adabn skipped: --adabn needs BatchNorm (DNN_ARCH=tdnn)"; continue; }
     model=dnn; extra="--adabn"; tag="_adabn"
   fi
-  [ "$stage" = dnn_int8 ] || w=$(best_weight "$model" "$extra" "$tag")
+  if [ "$stage" = dnn_int8 ]; then w=$dnn_w; else w=$(best_weight "$model" "$extra" "$tag"); fi
+  [ "$stage" = dnn ] && dnn_w=$w
   log "$stage: lm-weight $w (chosen on dev)"
   for i in "${!TESTS[@]}"; do
     rec=$(decode_score "$model" "${TEST_NAMES[$i]}" "$w" "$extra" "$tag")
