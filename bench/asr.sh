@@ -13,7 +13,7 @@
 #
 # Settings (environment): EXP (exp/asr/NAME), ORDER (3), MONO_ITERS (25), MONO_GAUSS (1000),
 # TRI_ITERS (16), TRI_STATES (500), TRI_GAUSS (4000), LM_WEIGHTS ("4 6 8 10 12 14 16"),
-# BEAM (160), THREADS (1), FEAT_OPTS (extra `asr features` options, e.g. "--norm-vars"),
+# LDA_DIM (40: the tri2 stage's --lda-dim), BEAM (160), THREADS (1), FEAT_OPTS (extra `asr features` options, e.g. "--norm-vars"),
 # DNN_FEAT_OPTS (when set, the dnn and dnn2 stages read their own features, made with these
 # `asr features` options instead of FEAT_OPTS, e.g. "--kind fbank --num-mel-bins 40 --no-energy"),
 # DNN_ARCH (tdnn: `asr train-dnn --arch`, chosen on dev over dnn, the feed-forward network),
@@ -21,14 +21,16 @@
 # DNN_OPTS (extra `asr train-dnn` options, e.g. "--epochs 8"), DNN_THREADS (1),
 # VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
 # trains on, vocal tract length perturbation; "" for none), SP ("": speed factors of
-# speed-perturbed copies the DNN also trains on, each aligned by tri, e.g. "0.9 1.1"),
-# STAGES ("mono tri sat dnn dnn_adabn"; dnn_int8 is reported with dnn, at dnn's LM weight;
+# speed-perturbed copies the DNN also trains on, each aligned by ALI, e.g. "0.9 1.1"),
+# STAGES ("mono tri tri2 sat dnn dnn_adabn"; tri2 = LDA+MLLT triphones trained on the tri
+# alignments; dnn_int8 is reported with dnn, at dnn's LM weight;
 # dnn_adabn = the dnn decoded with --adabn, its BatchNorm statistics per test speaker; dnn2 = dnn
-# with --realign; sat = train-sat on the tri alignments, decoded with --fmllr; sat_dnn = the
+# with --realign; sat = train-sat on the ALI alignments, decoded with --fmllr; sat_dnn = the
 # same SAT model with the dnn as first pass, one fMLLR round; dnn_fmllr = a DNN trained on the
 # SAT-adapted training features, decoded with the dnn as first pass and one fMLLR round),
 # SAT_OPTS (extra `asr train-sat` options, e.g. "--iters 12"), FMLLR_OPTS (extra
 # `asr decode --fmllr` options, e.g. "--fmllr-rounds 1"),
+# ALI (tri: the GMM, tri or tri2, whose alignments and tree the sat and dnn stages use),
 # SL (.venv/bin/speechlang). Steps whose output exists in EXP
 # (features, models) are skipped, so a rerun with other LM_WEIGHTS only decodes; remove EXP
 # to start over.
@@ -66,7 +68,7 @@ for part in train_nodev dev; do
 done
 
 # 2. features
-STAGES=${STAGES:-"mono tri sat dnn dnn_adabn"}
+STAGES=${STAGES:-"mono tri tri2 sat dnn dnn_adabn"}
 DNN_FEAT_OPTS=${DNN_FEAT_OPTS:-}
 DSFX=${DNN_FEAT_OPTS:+_dnn}  # suffix of the DNN's feature dirs (none: the GMMs' features)
 [ -n "$DSFX" ] && [[ " $STAGES " == *" sat_dnn "* || " $STAGES " == *" dnn_fmllr "* ]] && {
@@ -123,24 +125,38 @@ timed align $SL asr align "$EXP/feats/train_nodev" "$EXP/mono" "$EXP/mono_ali" -
 timed train_tri $SL asr train-tri "$EXP/feats/train_nodev" "$EXP/mono_ali" "$EXP/tri" --states "$TRI_STATES" \
   --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" --threads "$THREADS" --json > "$EXP/log/tri.json" 2> "$EXP/log/tri.log"; }
 
-# 6. speaker-adaptive training on the triphone alignments (fMLLR per training speaker)
+ALI=${ALI:-tri}
+[[ "$ALI" == tri || "$ALI" == tri2 ]] || { echo "bench/asr.sh: ALI=$ALI: use tri or tri2" >&2; exit 2; }
+align_gmm() {  # tri | tri2: its alignments of the training features in EXP/<model>_ali
+  [ -f "$EXP/$1_ali/ali.json" ] || { log "align with $1"
+  timed "align_$1" $SL asr align "$EXP/feats/train_nodev" "$EXP/$1" "$EXP/$1_ali" --threads "$THREADS" --json \
+    > "$EXP/log/align_$1.json"; }
+}
+
+# 6. LDA+MLLT triphones (Kaldi's tri2b): spliced statics projected by LDA, MLLT; tree rebuilt
+# on the tri alignments
+LDA_DIM=${LDA_DIM:-40}
+if [[ " $STAGES " == *" tri2 "* || "$ALI" == tri2 ]]; then
+  align_gmm tri
+  [ -f "$EXP/tri2/model.json" ] || { log "train-tri --lda-dim $LDA_DIM (tri2)"
+  timed train_tri2 $SL asr train-tri "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/tri2" --states "$TRI_STATES" \
+    --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" --lda-dim "$LDA_DIM" --threads "$THREADS" --json \
+    > "$EXP/log/tri2.json" 2> "$EXP/log/tri2.log"; }
+fi
+
+# 6b. speaker-adaptive training on the $ALI alignments (fMLLR per training speaker)
 SAT_OPTS=${SAT_OPTS:-}
 FMLLR_OPTS=${FMLLR_OPTS:-}
-align_tri() {
-  [ -f "$EXP/tri_ali/ali.json" ] || { log "align with tri"
-  timed align_tri $SL asr align "$EXP/feats/train_nodev" "$EXP/tri" "$EXP/tri_ali" --threads "$THREADS" --json \
-    > "$EXP/log/align_tri.json"; }
-}
 if [[ " $STAGES " == *" sat"[\ _]* || " $STAGES " == *" dnn_fmllr "* ]]; then
-  align_tri
+  align_gmm "$ALI"
   [ -f "$EXP/sat/model.json" ] || { log "train-sat"
-  timed train_sat $SL asr train-sat "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/sat" --si-model "$EXP/tri" \
+  timed train_sat $SL asr train-sat "$EXP/feats/train_nodev" "$EXP/${ALI}_ali" "$EXP/sat" --si-model "$EXP/$ALI" \
     --threads "$THREADS" $SAT_OPTS --json > "$EXP/log/sat.json" 2> "$EXP/log/sat.log"; }
 fi
 
-# 7. hybrid DNN on the triphone alignments (tied states of tri), also trained on VTLN-warped
+# 7. hybrid DNN on the $ALI alignments (its tied states), also trained on VTLN-warped
 # copies of the training features (VTLP: same utterances and frames, so the same alignment)
-# and on speed-perturbed copies (SP: other frame counts, each aligned by tri)
+# and on speed-perturbed copies (SP: other frame counts, each aligned by $ALI)
 DNN_THREADS=${DNN_THREADS:-1}
 DNN_ARCH=${DNN_ARCH:-tdnn}
 DNN_CONTEXT=${DNN_CONTEXT:-$([ "$DNN_ARCH" = tdnn ] && echo 8 || echo 5)}
@@ -152,23 +168,23 @@ if [[ "$STAGES" == *dnn* ]]; then
   for w in $VTLP; do
     feat "$EXP/data/train_nodev" "train_nodev${DSFX}_w$w" "--vtln-warp $w ${DNN_FEAT_OPTS:-$FEAT_OPTS}"
     EXTRA+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_w$w")
-    if [ -n "$SP" ]; then EXTRA+=(--extra-ali "$EXP/tri_ali"); fi
+    if [ -n "$SP" ]; then EXTRA+=(--extra-ali "$EXP/${ALI}_ali"); fi
   done
   for f in $SP; do
-    align_tri
-    feat "$EXP/data/train_nodev" "train_nodev_sp$f" "--speed $f $FEAT_OPTS"  # tri's, to align
+    align_gmm "$ALI"
+    feat "$EXP/data/train_nodev" "train_nodev_sp$f" "--speed $f $FEAT_OPTS"  # the GMMs', to align
     if [ -n "$DSFX" ]; then feat "$EXP/data/train_nodev" "train_nodev${DSFX}_sp$f" "--speed $f $DNN_FEAT_OPTS"; fi
-    [ -f "$EXP/tri_ali_sp$f/ali.json" ] || { log "align speed $f with tri"
-    timed "align_tri_sp$f" $SL asr align "$EXP/feats/train_nodev_sp$f" "$EXP/tri" "$EXP/tri_ali_sp$f" \
-      --threads "$THREADS" --json > "$EXP/log/align_tri_sp$f.json"; }
-    EXTRA+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_sp$f" --extra-ali "$EXP/tri_ali_sp$f")
+    [ -f "$EXP/${ALI}_ali_sp$f/ali.json" ] || { log "align speed $f with $ALI"
+    timed "align_${ALI}_sp$f" $SL asr align "$EXP/feats/train_nodev_sp$f" "$EXP/$ALI" "$EXP/${ALI}_ali_sp$f" \
+      --threads "$THREADS" --json > "$EXP/log/align_${ALI}_sp$f.json"; }
+    EXTRA+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_sp$f" --extra-ali "$EXP/${ALI}_ali_sp$f")
   done
 fi
 for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
   [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" "@(sat_dnn|dnn_fmllr|dnn_adabn)" "* ]]; } || continue
-  align_tri
+  align_gmm "$ALI"
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
-  timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/tri_ali" "$EXP/tri" "$EXP/$d" \
+  timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/${ALI}_ali" "$EXP/$ALI" "$EXP/$d" \
     --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS \
     $([ $d = dnn2 ] && echo --realign) --json \
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
@@ -176,7 +192,7 @@ done
 
 if [[ " $STAGES " == *" dnn_fmllr "* ]]; then  # on the SAT model's adapted training features
   [ -f "$EXP/dnn_fmllr/dnn.json" ] || { log "train-dnn --fmllr (dnn_fmllr)"
-  timed train_dnn_fmllr $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/sat" "$EXP/dnn_fmllr" \
+  timed train_dnn_fmllr $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/${ALI}_ali" "$EXP/sat" "$EXP/dnn_fmllr" \
     --fmllr --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS --json \
     > "$EXP/log/dnn_fmllr.json" 2> "$EXP/log/dnn_fmllr.log"; }
 fi

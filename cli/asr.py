@@ -43,6 +43,15 @@ def _report(rec: dict, json_out: bool, text: str | None = None) -> None:
             print(text)
 
 
+def _iterations(spec: str, option: str) -> tuple[int, ...]:
+    """'1,3,5' or '1 3 5' -> (1, 3, 5)."""
+    from speechlang.errors import ConfigError
+    try:
+        return tuple(int(v) for v in spec.replace(",", " ").split())
+    except ValueError:
+        raise ConfigError(f"{option} {spec!r}: expected iteration numbers like 0,2,4") from None
+
+
 @app.command()
 def validate(
     data_dir: DirArg,
@@ -177,16 +186,25 @@ def train_tri(
                                                    "line (default: clustered from the data)")] = None,
     min_leaf_count: Annotated[float, typer.Option("--min-leaf-count", min=1.0)] = 100.0,
     var_floor: Annotated[float, typer.Option("--var-floor")] = 0.01,
+    lda_dim: Annotated[int, typer.Option("--lda-dim", min=0, help="train on spliced statics projected "
+                                         "by LDA to this dimension, with MLLT (0: the features as "
+                                         "they are)")] = 0,
+    splice: Annotated[int, typer.Option("--splice", min=0, help="frames each side spliced for "
+                                        "--lda-dim")] = 3,
+    mllt_iters: Annotated[str, typer.Option("--mllt-iters", help="iterations (from 0) before which "
+                                            "MLLT is estimated, with --lda-dim")] = "1,3,5,11",
     sil_prob: SilProb = 0.5,
     oov_word: OovWord = None,
     threads: Threads = 1,
     seed: Seed = 0,
     json_out: Json = False,
 ) -> None:
-    """Train decision-tree tied word-internal triphones from (monophone) alignments.
+    """Train decision-tree tied word-internal triphones from alignments (monophone, or
+    triphone for --lda-dim, as Kaldi's train_lda_mllt.sh).
 
     \b
     Example: speechlang asr train-tri exp/feats/train exp/mono_ali exp/tri --states 500 --gaussians 4000
+    Example: speechlang asr train-tri exp/feats/train exp/tri_ali exp/tri2 --lda-dim 40
     """
     from speechlang.asr.train import TriConfig
     from speechlang.asr.train import train_tri as run
@@ -194,7 +212,8 @@ def train_tri(
     set_threads(threads)
     cfg = TriConfig(states=states, gaussians=gaussians, iters=iters, realign_every=realign_every,
                     questions=str(questions) if questions else None, min_leaf_count=min_leaf_count,
-                    var_floor=var_floor, sil_prob=sil_prob, oov_word=oov_word, seed=seed)
+                    var_floor=var_floor, sil_prob=sil_prob, oov_word=oov_word, seed=seed,
+                    lda_dim=lda_dim, splice=splice, mllt_iters=_iterations(mllt_iters, "--mllt-iters"))
     _report(run(feat_dir, ali_dir, out_dir, cfg), json_out)
 
 
@@ -233,14 +252,10 @@ def train_sat(
     """
     from speechlang.asr.train import SatConfig
     from speechlang.asr.train import train_sat as run
-    from speechlang.errors import ConfigError
 
     set_threads(threads)
-    try:
-        its = tuple(int(v) for v in fmllr_iters.replace(",", " ").split())
-    except ValueError:
-        raise ConfigError(f"--fmllr-iters {fmllr_iters!r}: expected iteration numbers like 0,2,4") from None
-    cfg = SatConfig(iters=iters, fmllr_iters=its, realign_every=realign_every, gaussians=gaussians,
+    cfg = SatConfig(iters=iters, fmllr_iters=_iterations(fmllr_iters, "--fmllr-iters"),
+                    realign_every=realign_every, gaussians=gaussians,
                     fmllr_sweeps=fmllr_sweeps, sil_weight=sil_weight, min_count=min_count,
                     var_floor=var_floor, sil_prob=sil_prob, oov_word=oov_word, seed=seed)
     _report(run(feat_dir, ali_dir, out_dir, cfg, si_model), json_out)

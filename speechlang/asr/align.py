@@ -92,7 +92,7 @@ def align_dir(feat_dir: str | os.PathLike, model_dir: str | os.PathLike, out_dir
     total = 0.0
     prog = log.Progress("align", total=len(feats), unit="utt")
     for u in feats.utts():
-        x = feats[u]
+        x = model.input(feats[u])
         ali, g, path, score = align_utterance(model, x, text[u], sil_prob)
         prog.update(1)
         if ali is None:

@@ -270,8 +270,11 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
     for u in feats.utts() if adabn else ():
         spk_utts.setdefault(utt2spk[u], []).append(u)
 
+    # the GMMs' input space (LDA/MLLT), also a DNN's trained on the SAT-adapted features
+    to_model = model.input if not dnn_model or dnn_model.meta.get("fmllr") else (lambda x: x)
+
     def adapted(u):
-        x = feats[u]
+        x = to_model(feats[u])
         return apply_transform(transforms[utt2spk[u]], x) if utt2spk.get(u) in transforms else x
 
     frames, t_ll, t_search, failed, bn_speaker = 0, 0.0, 0.0, 0, None
@@ -331,6 +334,10 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
     if si.gmm.num_pdfs != model.gmm.num_pdfs or si.tree.to_json() != model.tree.to_json():
         raise DataError(f"{si_dir} and {model_dir} have different trees; the first-pass model must "
                         "share the SAT model's tied states")
+    if (si.transform is None) != (model.transform is None) or (
+            model.transform is not None and not model.transform.same_as(si.transform)):
+        raise DataError(f"{si_dir} and {model_dir} have different input transforms (LDA/MLLT); the "
+                        "first-pass model must share the SAT model's feature space")
     feats = read_feats(feat_dir)
     for d, m in ((si_dir, si), (model_dir, model)):  # both GMMs align / adapt these features
         check_features(feats.config, m.features, feat_dir, d)
@@ -346,7 +353,7 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
         t0 = time.perf_counter()
         items = []
         for u in feats.utts():
-            x = feats[u]
+            x = model.input(feats[u])
             w = transforms.get(utt2spk[u])
             words = hyps[u][0].words if hyps[u] else []
             ali, *_ = align_utterance(src, x if w is None else apply_transform(w, x), words,

@@ -416,7 +416,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
                 raise DataError(f"{a}: utterance {u} is not in {d}")
             x, y = v[u], al[u].pdf
             if cfg.fmllr:
-                x = apply_transform(adapt[u], x)
+                x = apply_transform(adapt[u], gmm.input(x))
             if len(x) != len(y):
                 raise DataError(f"{u}: {len(x)} feature frames in {d} but {len(y)} aligned frames "
                                 f"in {a}; align {d} again")
@@ -429,7 +429,8 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
                 g = speaker_ids.setdefault((j, utt2spk.get(u, u)), len(speaker_ids))
                 groups += [g] * (len(chunks) - len(groups))
             pos += len(x) + 2 * k
-    padded.append(np.zeros((L, feats.dim), np.float32))  # room for the last chunk's tail
+    in_dim = gmm.gmm.dim if cfg.fmllr else feats.dim  # fMLLR: the GMMs' space (LDA/MLLT)
+    padded.append(np.zeros((L, in_dim), np.float32))  # room for the last chunk's tail
     X = torch.from_numpy(np.concatenate(padded))
     c_tr, y_tr, c_ho, y_ho = (torch.from_numpy(np.concatenate(z)) for z in (c_tr, y_tr, c_ho, y_ho))
     Y = torch.full((len(X),), -100)  # the target of each row, -100 (ignored) in padding
@@ -441,7 +442,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     del train_frames
     priors = count_priors(np.concatenate([ali[u].pdf for u in ali.utts]), num_pdfs)
     meta = {"format": FORMAT, "version": VERSION, "arch": cfg.arch, "context": k,
-            "hidden": cfg.hidden, "layers": cfg.layers, "input_dim": feats.dim,
+            "hidden": cfg.hidden, "layers": cfg.layers, "input_dim": in_dim,
             "num_pdfs": num_pdfs, "acoustic_scale": cfg.acoustic_scale, "lm_weight": cfg.lm_weight,
             "fmllr": cfg.fmllr, "dropout": cfg.dropout, "features": feats.config}
     set_seed(derive_seed(cfg.seed, 0x1D))  # the initial weights
@@ -526,7 +527,9 @@ def write_dnn_dir(out: Path, gmm_dir, net: nn.Module, priors: np.ndarray, meta: 
     (last: a dir with dnn.json is complete)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "dnn.json").unlink(missing_ok=True)
-    for name in ("model.json", "gmm.npz", "tree.json", "phones.txt", "lexicon.txt"):
+    parts = ["model.json", "gmm.npz", "tree.json", "phones.txt", "lexicon.txt"]
+    parts += ["transform.npz"] if (Path(gmm_dir) / "transform.npz").is_file() else []  # LDA/MLLT
+    for name in parts:
         if Path(gmm_dir).resolve() != out.resolve():  # (second pass: already there)
             with open(Path(gmm_dir) / name, "rb") as src, atomic_output(out / name, "wb") as dst:
                 shutil.copyfileobj(src, dst)

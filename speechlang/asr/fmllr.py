@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speechlang.asr.gmm import LOG_2PI, GMMSet
+from speechlang.asr.gmm import GMMSet, component_posteriors
 from speechlang.errors import ConfigError, DataError, FormatError
 from speechlang.io import atomic_output
 
@@ -90,17 +90,10 @@ class FmllrStats:
         inv = 1.0 / gmm.vars
         wv = np.zeros((len(x), d))  # sum_m gamma_tm / var_m
         wk = np.zeros((len(x), d))  # sum_m gamma_tm mu_m / var_m
-        keep = weight > 0
-        for p in np.unique(pdf[keep]):
-            idx = np.nonzero(keep & (pdf == p))[0]
-            s, e = gmm.start[p], gmm.start[p + 1]
-            with np.errstate(divide="ignore"):
-                ll = (np.log(gmm.weights[s:e]) - 0.5 * (d * LOG_2PI + np.log(gmm.vars[s:e]).sum(1))
-                      - 0.5 * (((y[idx, None, :] - gmm.means[s:e]) ** 2) * inv[s:e]).sum(2))  # (n, M)
-            post = np.exp(ll - ll.max(1, keepdims=True))
-            post *= (weight[idx] / post.sum(1))[:, None]
+        for idx, s, e, post in component_posteriors(gmm, y, pdf, weight):
             wv[idx] = post @ inv[s:e]
             wk[idx] = post @ (gmm.means[s:e] * inv[s:e])
+        keep = weight > 0
         xi = np.hstack([x, np.ones((len(x), 1))])
         self.beta += float(weight[keep].sum())
         self.k += wk.T @ xi

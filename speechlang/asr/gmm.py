@@ -98,6 +98,21 @@ def loglik_torch(x: torch.Tensor, gmm: GMMSet) -> torch.Tensor:
     return best + torch.log(s)
 
 
+def component_posteriors(gmm: GMMSet, x: np.ndarray, pdf: np.ndarray, weight: np.ndarray):
+    """Per aligned pdf p among the frames with weight > 0: yields (frame indices (n,), first
+    component s, end e, posteriors (n, e - s) of p's components times the frame weights)."""
+    keep = weight > 0
+    for p in np.unique(pdf[keep]):
+        idx = np.nonzero(keep & (pdf == p))[0]
+        s, e = int(gmm.start[p]), int(gmm.start[p + 1])
+        with np.errstate(divide="ignore"):
+            ll = (np.log(gmm.weights[s:e]) - 0.5 * (gmm.dim * LOG_2PI + np.log(gmm.vars[s:e]).sum(1))
+                  - 0.5 * (((x[idx, None, :] - gmm.means[s:e]) ** 2) / gmm.vars[s:e]).sum(2))  # (n, M)
+        post = np.exp(ll - ll.max(1, keepdims=True))
+        post *= (weight[idx] / post.sum(1))[:, None]
+        yield idx, s, e, post
+
+
 class GMMStats:
     """Accumulated zeroth, first and second order statistics per Gaussian."""
 

@@ -10,8 +10,11 @@ A model dir holds everything needed to align and decode with it:
     phones.txt    PHONE ID per line; lexicon.txt: the lexicon it was trained with
     model.json    {"format": "speechlang-gmm-hmm", "version": 1, "kind": "mono"|"tri"|"sat",
                    "features": FeatureConfig dict, "silence": "SIL", "num_pdfs", "num_gauss",
-                   "train": training config and log}
+                   "input_dim": spliced dimension of transform.npz or null, "train": training
+                   config and log}
     trans.npz     SAT models only: the training speakers' fMLLR transforms (speechlang.asr.fmllr)
+    transform.npz models trained with --lda-dim only: the input transform (splice, LDA, MLLT;
+                  speechlang.asr.lda) that maps the feature dir's features to the GMMs' space
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from speechlang.asr.gmm import GMMSet
+from speechlang.asr.lda import InputTransform, read_input_transform, write_input_transform
 from speechlang.asr.lexicon import Lexicon, read_lexicon, write_lexicon
 from speechlang.asr.tree import Tree
 from speechlang.errors import DataError, FormatError
@@ -41,6 +45,11 @@ class AcousticModel:
     loop_prob: np.ndarray  # (phones, states)
     features: dict  # FeatureConfig.to_dict()
     info: dict = field(default_factory=dict)
+    transform: InputTransform | None = None  # splice + LDA + MLLT; None: the features as they are
+
+    def input(self, feats: np.ndarray) -> np.ndarray:
+        """(T, D) features of a feature dir -> (T, gmm.dim) the GMMs' input."""
+        return feats if self.transform is None else self.transform(feats)
 
     @property
     def phone_id(self) -> dict[str, int]:
@@ -67,6 +76,8 @@ def write_model(m: AcousticModel, path: str | os.PathLike, transforms: dict | No
         if transforms is not None:
             from speechlang.asr.fmllr import write_transforms
             write_transforms(tmp / "trans.npz", transforms)
+        if m.transform is not None:
+            write_input_transform(tmp / "transform.npz", m.transform)
         with atomic_output(tmp / "gmm.npz", "wb") as f:
             np.savez(f, weights=m.gmm.weights, means=m.gmm.means, vars=m.gmm.vars,
                      start=m.gmm.start, loop_prob=m.loop_prob)
@@ -78,7 +89,8 @@ def write_model(m: AcousticModel, path: str | os.PathLike, transforms: dict | No
         write_lexicon(m.lexicon, tmp / "lexicon.txt")
         meta = {"format": FORMAT, "version": VERSION, "kind": m.kind, "features": m.features,
                 "silence": m.lexicon.silence, "num_pdfs": m.gmm.num_pdfs,
-                "num_gauss": m.gmm.num_gauss, "train": m.info}
+                "num_gauss": m.gmm.num_gauss, "train": m.info,
+                "input_dim": None if m.transform is None else m.transform.matrix.shape[1]}
         with atomic_output(tmp / "model.json") as f:
             json.dump(meta, f, indent=1, sort_keys=True)
             f.write("\n")
@@ -103,4 +115,12 @@ def read_model(path: str | os.PathLike) -> AcousticModel:
     lex = read_lexicon(p / "lexicon.txt")
     if gmm.num_pdfs != tree.num_pdfs or len(lex.phones) != tree.num_phones:
         raise FormatError(f"{p}: gmm.npz, tree.json and lexicon.txt do not belong together")
-    return AcousticModel(meta["kind"], lex, tree, gmm, loop, meta["features"], meta.get("train", {}))
+    transform = None
+    if meta.get("input_dim") is not None:
+        if not (p / "transform.npz").is_file():
+            raise DataError(f"{p}: not a complete model dir (transform.npz is missing)")
+        transform = read_input_transform(p / "transform.npz")
+        if transform.dim != gmm.dim:
+            raise FormatError(f"{p}: transform.npz gives {transform.dim} dimensions but the GMMs have {gmm.dim}")
+    return AcousticModel(meta["kind"], lex, tree, gmm, loop, meta["features"], meta.get("train", {}),
+                         transform)

@@ -11,7 +11,10 @@ variances (floored at var_floor times the global variance) and self-loop probabi
 splits Gaussians until the total reaches the target (linearly over the first iterations).
 Triphones (train_deltas.sh): decision-tree tying of word-internal triphone states on the
 monophone alignments, one Gaussian per leaf from the tree statistics, then Viterbi
-iterations with realignment and splitting up to --gaussians.
+iterations with realignment and splitting up to --gaussians. With --lda-dim (Kaldi's
+train_lda_mllt.sh) the triphones are trained on spliced statics projected by LDA (the input
+alignment's pdfs as classes) and MLLT re-estimated at --mllt-iters (speechlang.asr.lda);
+the tree is built in that space and the model dir keeps the transform.
 Speaker-adaptive training (train_sat.sh, without rebuilding the tree): from the triphone
 model and its alignments, per-speaker fMLLR transforms (speechlang.asr.fmllr) are estimated
 at the iterations `fmllr_iters`, and the model is re-estimated on the transformed features,
@@ -33,6 +36,7 @@ from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.featfile import FeatureArchive, read_feats
 from speechlang.asr.fmllr import FmllrConfig, apply_transform, estimate_speakers, frame_weights
 from speechlang.asr.gmm import GMMSet, GMMStats, reestimate, split
+from speechlang.asr.lda import InputTransform, LdaStats, MlltStats, estimate_lda, estimate_mllt, splice
 from speechlang.asr.lexicon import Lexicon, map_transcripts, read_lexicon
 from speechlang.asr.model import AcousticModel, read_model, write_model
 from speechlang.asr.tree import BOUNDARY, build_tree, mono_tree, questions_from_data, read_questions
@@ -93,17 +97,28 @@ class TriConfig:
     var_floor: float = 0.01
     sil_prob: float = 0.5
     oov_word: str | None = None
+    lda_dim: int = 0  # > 0: LDA to this dimension on spliced statics, then MLLT (0: none)
+    splice: int = 3  # frames each side spliced for the LDA
+    mllt_iters: tuple[int, ...] = (1, 3, 5, 11)  # estimate MLLT before these iterations (from 0)
     seed: int = 0
 
     def __post_init__(self):
         if self.states < 1 or self.gaussians < 1 or self.iters < 1 or self.realign_every < 1:
             raise ConfigError("--states, --gaussians, --iters and --realign-every must be >= 1")
+        if self.lda_dim < 0 or self.splice < 0 or any(i < 1 for i in self.mllt_iters):
+            raise ConfigError("--lda-dim and --splice must be >= 0, --mllt-iters >= 1 (iteration 0 "
+                              "fits the new tree)")
 
 
-def _global_stats(feats: FeatureArchive) -> tuple[np.ndarray, np.ndarray]:
-    data = np.asarray(feats.data, dtype=np.float64)
-    if data.shape[0] == 0:
-        raise DataError(f"{feats.path}: no frames")
+def _global_stats(feats: FeatureArchive | ModelFeatures) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance (D,) over all frames."""
+    archive = feats if isinstance(feats, FeatureArchive) else feats.feats
+    if archive.data.shape[0] == 0:
+        raise DataError(f"{archive.path}: no frames")
+    if feats is archive:
+        data = np.asarray(feats.data, dtype=np.float64)
+    else:
+        data = np.concatenate([feats[u] for u in feats.utts()]).astype(np.float64)
     return data.mean(0), data.var(0)
 
 
@@ -133,19 +148,23 @@ def _target(it: int, start: int, target: int, inc_iters: int) -> int:
     return int(start + (target - start) * (it + 1) / inc_iters)
 
 
-class AdaptedFeatures:
-    """A feature archive seen through per-speaker fMLLR transforms (identity for speakers
-    without one): the `utts()` / `[utt]` interface of FeatureArchive."""
+class ModelFeatures:
+    """A feature archive as a model sees it: through the model's input transform (splice +
+    LDA/MLLT, when it has one), then per-speaker fMLLR transforms (identity for speakers
+    without one). The `utts()` / `[utt]` interface of FeatureArchive."""
 
-    def __init__(self, feats: FeatureArchive, transforms: dict, utt2spk: dict):
-        self.feats, self.transforms, self.utt2spk = feats, transforms, utt2spk
+    def __init__(self, feats: FeatureArchive, transform=None, fmllr: dict | None = None,
+                 utt2spk: dict | None = None):
+        self.feats, self.transform, self.fmllr, self.utt2spk = feats, transform, fmllr or {}, utt2spk
 
     def utts(self) -> list[str]:
         return self.feats.utts()
 
     def __getitem__(self, utt: str) -> np.ndarray:
         x = self.feats[utt]
-        w = self.transforms.get(self.utt2spk[utt])
+        if self.transform is not None:
+            x = self.transform(x)
+        w = self.fmllr.get(self.utt2spk[utt]) if self.fmllr else None
         return x if w is None else apply_transform(w, x)
 
 
@@ -294,12 +313,16 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
         raise DataError(f"{ali_dir}: the alignments were made with another phone set than "
                         f"{mono_dir or alis.meta['model']}")
     text = map_transcripts(feats.datadir().text, lex, cfg.oov_word, f"{feat_dir}/text")
+    p_n = len(lex.phones)
+    sil = lex.phone_id[lex.silence]
+    lda_info = None
+    if cfg.lda_dim:
+        transform, lda_info = _estimate_lda(feats, alis, sil, cfg)
+        feats = ModelFeatures(feats, transform)
     mean, var = _global_stats(feats)
     floor = cfg.var_floor * var
     t0 = time.perf_counter()
     stats = tree_stats(feats, alis)
-    p_n = len(lex.phones)
-    sil = lex.phone_id[lex.silence]
     if cfg.questions:
         questions = read_questions(cfg.questions, lex.phone_id)
     else:
@@ -326,13 +349,20 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
     m = np.where(n[:, None] > 0, s1 / np.maximum(n, 1)[:, None], mean)
     v = np.where(n[:, None] > 0, np.maximum(s2 / np.maximum(n, 1)[:, None] - m * m, floor), var)
     gmm = GMMSet(np.ones(tree.num_pdfs), m, v, np.arange(tree.num_pdfs + 1, dtype=np.int32))
-    model = AcousticModel("tri", lex, tree, gmm, mono.loop_prob.copy(), feats.config)
+    raw = feats.feats if cfg.lda_dim else feats
+    model = AcousticModel("tri", lex, tree, gmm, mono.loop_prob.copy(), raw.config,
+                          transform=feats.transform if cfg.lda_dim else None)
     # Viterbi training; between realignments the previous alignment is reused
     fixed = {u: alis[u] for u in feats.utts() if u in alis}
     history = []
     start_g = tree.num_pdfs
+    mllt = []
     for it in range(cfg.iters):
         t1 = time.perf_counter()
+        if cfg.lda_dim and it in cfg.mllt_iters:
+            mllt.append(_update_mllt(model, feats, fixed, sil, it))
+            _, var = _global_stats(feats)
+            floor = cfg.var_floor * var
         if it % cfg.realign_every == 0 and it > 0:
             st, occ, visits, failed = _viterbi_pass(model, feats, text, cfg.sil_prob,
                                                     collect=fixed)
@@ -355,10 +385,46 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
                           "tri", it, failed, t1, history)
     model.info = {"config": asdict(cfg), "history": history, "feat_dir": str(feat_dir),
                   "ali_dir": str(ali_dir), "contexts": len(stats), "questions": len(questions)}
+    if cfg.lda_dim:
+        model.info.update(lda=lda_info, mllt=mllt)
     write_model(model, out_dir)
     return {"kind": "tri", "pdfs": model.gmm.num_pdfs, "gaussians": model.gmm.num_gauss,
             "loglik_per_frame": history[-1]["loglik_per_frame"],
-            "sec_per_iter": round(float(np.mean([h["seconds"] for h in history])), 3)}
+            "sec_per_iter": round(float(np.mean([h["seconds"] for h in history])), 3),
+            **({"lda_dim": cfg.lda_dim} if cfg.lda_dim else {})}
+
+
+def _estimate_lda(feats: FeatureArchive, alis, sil: int, cfg: TriConfig) -> tuple[InputTransform, dict]:
+    """LDA on the statics spliced +-cfg.splice, the aligned pdfs as classes, silence left out."""
+    k = feats.dim // (int(feats.config.get("delta_order", 2)) + 1)
+    st = LdaStats(k * (2 * cfg.splice + 1), int(alis.meta["num_pdfs"]))
+    for u in feats.utts():
+        if u in alis:
+            a = alis[u]
+            x = feats[u]
+            if len(x) != len(a.pdf):
+                raise DataError(f"{u}: {len(a.pdf)} aligned frames but {len(x)} feature frames; "
+                                "align with the same feature dir")
+            st.accumulate(splice(x[:, :k], cfg.splice), a.pdf, (a.phone != sil).astype(np.float64))
+    m, info = estimate_lda(st, cfg.lda_dim)
+    log.info(f"LDA: {info['classes']} classes, {k} x {2 * cfg.splice + 1} -> {cfg.lda_dim} dimensions")
+    return InputTransform(cfg.splice, k, m), info
+
+
+def _update_mllt(model: AcousticModel, feats: ModelFeatures, alis: dict, sil: int, it: int) -> dict:
+    """Estimate MLLT A on the current alignments (silence left out); the input transform
+    becomes A M and the means A mu (in place, `feats` included)."""
+    st = MlltStats(model.gmm)
+    for u, a in alis.items():
+        st.accumulate(feats[u], a.pdf, (a.phone != sil).astype(np.float64))
+    a_mat, info = estimate_mllt(st)
+    model.transform = InputTransform(model.transform.context, model.transform.static_dims,
+                                     a_mat @ model.transform.matrix)
+    feats.transform = model.transform
+    g = model.gmm
+    model.gmm = GMMSet(g.weights, g.means @ a_mat.T, g.vars, g.start)
+    log.info(f"MLLT before iter {it + 1}: auxiliary function +{info['auxf_gain_per_frame']} per frame")
+    return {"iter": it + 1, **info}
 
 
 def train_sat(feat_dir, ali_dir, out_dir, cfg: SatConfig, si_dir=None) -> dict:
@@ -377,7 +443,8 @@ def train_sat(feat_dir, ali_dir, out_dir, cfg: SatConfig, si_dir=None) -> dict:
         raise DataError(f"{ali_dir}: the alignments were not made with {si_dir} (align with it first)")
     text = map_transcripts(feats.datadir().text, lex, cfg.oov_word, f"{feat_dir}/text")
     utt2spk = feats.datadir().utt2spk
-    _, var = _global_stats(feats)
+    base = ModelFeatures(feats, model.transform)  # the space the transforms act in
+    _, var = _global_stats(base)
     floor = cfg.var_floor * var
     sil = lex.phone_id[lex.silence]
     fcfg = FmllrConfig(iters=cfg.fmllr_sweeps, min_count=cfg.min_count, sil_weight=cfg.sil_weight)
@@ -392,12 +459,12 @@ def train_sat(feat_dir, ali_dir, out_dir, cfg: SatConfig, si_dir=None) -> dict:
         t1 = time.perf_counter()
         rec_fmllr = None
         if it in cfg.fmllr_iters:
-            items = ((u, feats[u], a.pdf, frame_weights(a.phone, sil, cfg.sil_weight))
+            items = ((u, base[u], a.pdf, frame_weights(a.phone, sil, cfg.sil_weight))
                      for u, a in fixed.items())
             transforms, rec_fmllr = estimate_speakers(model.gmm, items, utt2spk, fcfg, transforms)
             log.info(f"sat iter {it + 1}: fMLLR for {rec_fmllr['speakers']} speakers, auxiliary "
                      f"function +{rec_fmllr['auxf_gain_per_frame']} per frame")
-        adapted = AdaptedFeatures(feats, transforms, utt2spk)
+        adapted = ModelFeatures(feats, model.transform, transforms, utt2spk)
         if it % cfg.realign_every == 0 and it > 0:
             st, occ, visits, failed = _viterbi_pass(model, adapted, text, cfg.sil_prob, collect=fixed)
             model.loop_prob = _loop_from_counts(occ, visits, model.loop_prob)
