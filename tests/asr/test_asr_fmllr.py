@@ -114,22 +114,11 @@ TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
 
 
 @pytest.fixture(scope="module")
-def sat_exp(tmp_path_factory, run_ok):
-    """features, mono, tri, tri alignments and a SAT model on the tones corpus."""
-    out = tmp_path_factory.mktemp("tones_sat")
-
-    def run(*args):
-        run_ok("asr", *args)
-    run("features", TONES / "train", out / "ftrain")
-    run("features", TONES / "test", out / "ftest")
-    run("train-mono", out / "ftrain", TONES / "lexicon.txt", out / "mono", "--iters", 8, "--gaussians", 40)
-    run("align", out / "ftrain", out / "mono", out / "ali")
-    run("train-tri", out / "ftrain", out / "ali", out / "tri", "--states", 24, "--gaussians", 60,
-        "--iters", 4, "--min-leaf-count", 20)
-    run("align", out / "ftrain", out / "tri", out / "tri_ali")
-    run("train-sat", out / "ftrain", out / "tri_ali", out / "sat", "--iters", 4, "--fmllr-iters", "0,2",
-        "--min-count", 20)
-    return out
+def sat_exp(tones_tri, run_ok):
+    """The tones GMM parts (conftest) and a SAT model on the tri alignments."""
+    run_ok("asr", "train-sat", tones_tri / "ftrain", tones_tri / "tri_ali", tones_tri / "sat", "--iters", 4,
+           "--fmllr-iters", "0,2", "--min-count", 20)
+    return tones_tri
 
 
 def test_sat_model_holds_a_transform_per_training_speaker(sat_exp):

@@ -159,22 +159,12 @@ def test_input_transform_file_round_trip_and_errors(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def lda_exp(tmp_path_factory, run_ok):
-    """features, mono, tri, tri alignments, LDA+MLLT triphones (tri2) on the tones corpus."""
-    out = tmp_path_factory.mktemp("tones_lda")
-
-    def run(*args):
-        run_ok("asr", *args)
-    run("features", TONES / "train", out / "ftrain")
-    run("features", TONES / "test", out / "ftest")
-    run("train-mono", out / "ftrain", TONES / "lexicon.txt", out / "mono", "--iters", 8, "--gaussians", 40)
-    run("align", out / "ftrain", out / "mono", out / "ali")
-    tree = ("--states", 24, "--gaussians", 60, "--min-leaf-count", 20)
-    run("train-tri", out / "ftrain", out / "ali", out / "tri", "--iters", 4, *tree)
-    run("align", out / "ftrain", out / "tri", out / "tri_ali")
-    run("train-tri", out / "ftrain", out / "tri_ali", out / "tri2", "--iters", 6, *tree,
-        "--lda-dim", 12, "--splice", 2, "--mllt-iters", "1,3")
-    return out
+def lda_exp(tones_tri, run_ok):
+    """The tones GMM parts (conftest) and LDA+MLLT triphones (tri2) on the tri alignments."""
+    run_ok("asr", "train-tri", tones_tri / "ftrain", tones_tri / "tri_ali", tones_tri / "tri2", "--iters", 6,
+           "--states", 24, "--gaussians", 60, "--min-leaf-count", 20, "--lda-dim", 12, "--splice", 2,
+           "--mllt-iters", "1,3")
+    return tones_tri
 
 
 def test_lda_model_holds_its_transform(lda_exp):
@@ -220,9 +210,9 @@ def test_sat_and_fmllr_decoding_in_the_lda_space(cli, run_ok, lda_exp):
     assert json.loads(r.stdout)["wer"] <= 6.25
     # a first pass in another feature space is refused
     r = cli("asr", "decode", lda_exp / "ftest", lda_exp / "sat2", "--lm", TONES / "lm.arpa", "--fmllr",
-            "--si-model", lda_exp / "tri", "-O", lda_exp / "hyp_bad")
+            "--si-model", lda_exp / "tri", "-O", lda_exp / "hyp_bad_lda")
     assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1
-    assert not (lda_exp / "hyp_bad").exists()
+    assert not (lda_exp / "hyp_bad_lda").exists()
 
 
 def test_dnn_on_lda_triphone_alignments_keeps_the_transform(cli, lda_exp, tmp_path):
