@@ -305,7 +305,7 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
     """Train tied word-internal triphones from an alignment dir; writes the model dir `out_dir`."""
     check_writable(out_dir)
     set_seed(cfg.seed)
-    feats = read_feats(feat_dir)
+    raw = feats = read_feats(feat_dir)
     alis = read_alignments(ali_dir)
     mono = read_model(mono_dir or alis.meta["model"])
     lex = mono.lexicon
@@ -315,10 +315,10 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
     text = map_transcripts(feats.datadir().text, lex, cfg.oov_word, f"{feat_dir}/text")
     p_n = len(lex.phones)
     sil = lex.phone_id[lex.silence]
-    lda_info = None
+    transform = lda_info = None
     if cfg.lda_dim:
-        transform, lda_info = _estimate_lda(feats, alis, sil, cfg)
-        feats = ModelFeatures(feats, transform)
+        transform, lda_info = _estimate_lda(raw, alis, sil, cfg)
+        feats = ModelFeatures(raw, transform)
     mean, var = _global_stats(feats)
     floor = cfg.var_floor * var
     t0 = time.perf_counter()
@@ -349,9 +349,7 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
     m = np.where(n[:, None] > 0, s1 / np.maximum(n, 1)[:, None], mean)
     v = np.where(n[:, None] > 0, np.maximum(s2 / np.maximum(n, 1)[:, None] - m * m, floor), var)
     gmm = GMMSet(np.ones(tree.num_pdfs), m, v, np.arange(tree.num_pdfs + 1, dtype=np.int32))
-    raw = feats.feats if cfg.lda_dim else feats
-    model = AcousticModel("tri", lex, tree, gmm, mono.loop_prob.copy(), raw.config,
-                          transform=feats.transform if cfg.lda_dim else None)
+    model = AcousticModel("tri", lex, tree, gmm, mono.loop_prob.copy(), raw.config, transform=transform)
     # Viterbi training; between realignments the previous alignment is reused
     fixed = {u: alis[u] for u in feats.utts() if u in alis}
     history = []
