@@ -28,7 +28,8 @@
 # dnn_adabn = the dnn decoded with --adabn, its BatchNorm statistics per test speaker; dnn2 = dnn
 # with --realign; sat = train-sat on the ALI alignments, decoded with --fmllr; sat_dnn = the
 # same SAT model with the dnn as first pass, one fMLLR round; dnn_fmllr = a DNN trained on the
-# SAT-adapted training features, decoded with the dnn as first pass and one fMLLR round),
+# SAT-adapted training features, decoded with the dnn as first pass and one fMLLR round;
+# dnn_fmllr_adabn = the same with --adabn: AdaBN in both DNN passes),
 # SAT_OPTS (extra `asr train-sat` options, e.g. "--iters 12"), FMLLR_OPTS (extra
 # `asr decode --fmllr` options, e.g. "--fmllr-rounds 1"),
 # ALI (tri: the GMM, tri or tri2, whose alignments and tree the sat and dnn stages use),
@@ -72,7 +73,7 @@ done
 STAGES=${STAGES:-"mono tri tri2 sat dnn dnn_adabn"}
 DNN_FEAT_OPTS=${DNN_FEAT_OPTS:-}
 DSFX=${DNN_FEAT_OPTS:+_dnn}  # suffix of the DNN's feature dirs (none: the GMMs' features)
-[ -n "$DSFX" ] && [[ " $STAGES " == *" sat_dnn "* || " $STAGES " == *" dnn_fmllr "* ]] && {
+[ -n "$DSFX" ] && [[ " $STAGES " == *" sat_dnn "* || " $STAGES " == *" dnn_fmllr"[\ _]* ]] && {
   echo "bench/asr.sh: sat_dnn and dnn_fmllr need the DNN on the GMMs' features; unset DNN_FEAT_OPTS" >&2; exit 2; }
 feat() {  # data_dir name [options; default FEAT_OPTS]
   [ -f "$EXP/feats/$2/feats.json" ] && return; log "features $1 ($2)"
@@ -148,7 +149,7 @@ fi
 # 6b. speaker-adaptive training on the $ALI alignments (fMLLR per training speaker)
 SAT_OPTS=${SAT_OPTS:-}
 FMLLR_OPTS=${FMLLR_OPTS:-}
-if [[ " $STAGES " == *" sat"[\ _]* || " $STAGES " == *" dnn_fmllr "* ]]; then
+if [[ " $STAGES " == *" sat"[\ _]* || " $STAGES " == *" dnn_fmllr"[\ _]* ]]; then
   align_gmm "$ALI"
   [ -f "$EXP/sat/model.json" ] || { log "train-sat"
   timed train_sat $SL asr train-sat "$EXP/feats/train_nodev" "$EXP/${ALI}_ali" "$EXP/sat" --si-model "$EXP/$ALI" \
@@ -182,7 +183,7 @@ if [[ "$STAGES" == *dnn* ]]; then
   done
 fi
 for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
-  [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" "@(sat_dnn|dnn_fmllr|dnn_adabn)" "* ]]; } || continue
+  [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" "@(sat_dnn|dnn_fmllr|dnn_fmllr_adabn|dnn_adabn)" "* ]]; } || continue
   align_gmm "$ALI"
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/${ALI}_ali" "$EXP/$ALI" "$EXP/$d" \
@@ -191,7 +192,7 @@ for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN ali
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
 done
 
-if [[ " $STAGES " == *" dnn_fmllr "* ]]; then  # on the SAT model's adapted training features
+if [[ " $STAGES " == *" dnn_fmllr"[\ _]* ]]; then  # on the SAT model's adapted training features
   [ -f "$EXP/dnn_fmllr/dnn.json" ] || { log "train-dnn --fmllr (dnn_fmllr)"
   timed train_dnn_fmllr $SL asr train-dnn "$EXP/feats/train_nodev" "$EXP/${ALI}_ali" "$EXP/sat" "$EXP/dnn_fmllr" \
     --fmllr --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS --json \
@@ -206,10 +207,12 @@ for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
   [ "$stage" = sat ] && { extra="--fmllr $FMLLR_OPTS"; tag="_fmllr"; }
   [ "$stage" = sat_dnn ] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr_dnn"; }
   [ "$stage" = dnn_fmllr ] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr"; }
-  if [ "$stage" = dnn_adabn ]; then
-    [ "$DNN_ARCH" = tdnn ] || { log "dnn_adabn skipped: --adabn needs BatchNorm (DNN_ARCH=tdnn)"; continue; }
-    model=dnn; extra="--adabn"; tag="_adabn"
+  [ "$stage" = dnn_fmllr_adabn ] && { model=dnn_fmllr; tag="_fmllr_adabn"
+    extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 --adabn $FMLLR_OPTS"; }
+  if [[ "$stage" == *_adabn && "$DNN_ARCH" != tdnn ]]; then
+    log "$stage skipped: --adabn needs BatchNorm (DNN_ARCH=tdnn)"; continue
   fi
+  [ "$stage" = dnn_adabn ] && { model=dnn; extra="--adabn"; tag="_adabn"; }
   if [ "$stage" = dnn_int8 ]; then w=$dnn_w; else w=$(best_weight "$model" "$extra" "$tag"); fi
   [ "$stage" = dnn ] && dnn_w=$w
   log "$stage: lm-weight $w (chosen on dev)"

@@ -294,7 +294,8 @@ def decode(
                                         "(utt2spk of FEATS; MODEL from train-sat)")] = False,
     adabn: Annotated[bool, typer.Option("--adabn", help="TDNN models: BatchNorm statistics "
                                         "re-estimated on each speaker's utterances (utt2spk of "
-                                        "FEATS; AdaBN, unsupervised)")] = False,
+                                        "FEATS; AdaBN, unsupervised); with --fmllr, in the "
+                                        "passes a TDNN decodes")] = False,
     si_model: Annotated[Path | None, typer.Option("--si-model", readable=False, help="--fmllr: first-pass "
                                                   "model, GMM or DNN on the same tree (default: the SAT "
                                                   "model's triphone model)")] = None,
@@ -326,8 +327,6 @@ def decode(
         check_writable(p) if p else None
     shift = float(read_feats(feat_dir).config.get("frame_shift_ms", 10.0)) / 1000
     lines, nlines, ctm_rows, summary = [], [], [], {}
-    if fmllr and adabn:
-        raise ConfigError("--adabn and --fmllr cannot be combined")
     if fmllr:
         from speechlang.asr.decoder import decode_fmllr_dir
         from speechlang.asr.dnn import is_dnn_dir, read_dnn
@@ -335,7 +334,7 @@ def decode(
         if is_dnn_dir(model_dir) and not read_dnn(model_dir).meta.get("fmllr"):
             raise ConfigError("--fmllr needs a train-sat model dir or a DNN from train-dnn --fmllr")
         results = decode_fmllr_dir(feat_dir, model_dir, lm, cfg, device, si_model,
-                                   FmllrConfig(sil_weight=fmllr_sil_weight), fmllr_rounds)
+                                   FmllrConfig(sil_weight=fmllr_sil_weight), fmllr_rounds, adabn)
     else:
         results = decode_dir(feat_dir, model_dir, lm, cfg, device, acoustic_scale, quantize,
                              adabn=adabn)

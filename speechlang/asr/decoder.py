@@ -305,7 +305,7 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
 
 def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto",
                      si_model_dir=None, fcfg: FmllrConfig = FmllrConfig(sil_weight=0.01),
-                     rounds: int = 2):
+                     rounds: int = 2, adabn: bool = False):
     """Two-pass decoding with unsupervised per-speaker fMLLR (Kaldi's decode_fmllr.sh).
 
     `model_dir` is a train-sat GMM dir or a DNN dir trained on its adapted features
@@ -318,8 +318,11 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
     With rounds=2 the adapted features are decoded with the model and the transforms
     re-estimated from that output; the last decode uses the final transforms. Speakers come
     from the feature dir's utt2spk; its transcripts are never read. Yields like decode_dir;
-    the summary adds `passes`, the fMLLR summaries and the real-time factor of all passes."""
+    the summary adds `passes`, the fMLLR summaries and the real-time factor of all passes.
+    `adabn`: the passes that a TDNN decodes (pass 1 with a DNN `si_model_dir`, the last with
+    a train-dnn --fmllr `model_dir`) use AdaBN statistics per speaker (decode_dir's adabn)."""
     from speechlang.asr.align import align_utterance
+    from speechlang.asr.dnn import is_dnn_dir
     from speechlang.asr.featfile import read_feats
     from speechlang.asr.model import read_model
 
@@ -331,6 +334,9 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
         raise DataError(f"{si_dir}: the speaker-independent model (first pass) is missing; pass "
                         "--si-model")
     si = read_model(si_dir)
+    bn = {d: adabn and is_dnn_dir(d) for d in (si_dir, model_dir)}  # the passes that use AdaBN
+    if adabn and not any(bn.values()):
+        raise ConfigError("--adabn needs a DNN pass: a TDNN --si-model or a train-dnn --fmllr model")
     if si.gmm.num_pdfs != model.gmm.num_pdfs or si.tree.to_json() != model.tree.to_json():
         raise DataError(f"{si_dir} and {model_dir} have different trees; the first-pass model must "
                         "share the SAT model's tied states")
@@ -347,7 +353,8 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
     est, secs = [], 0.0
     for r in range(rounds):
         src_dir, src = (si_dir, si) if r == 0 else (model_dir, model)
-        out = list(decode_dir(feat_dir, src_dir, lm_path, cfg, device, transforms=transforms))
+        out = list(decode_dir(feat_dir, src_dir, lm_path, cfg, device, transforms=transforms,
+                              adabn=bn[src_dir]))
         hyps, summary = dict(out[:-1]), out[-1][1]
         secs += summary["loglik_s"] + summary["search_s"]
         t0 = time.perf_counter()
@@ -365,7 +372,8 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
         est.append(info)
         log.info(f"fMLLR round {r + 1}: {info['speakers']} speakers, auxiliary function "
                  f"+{info['auxf_gain_per_frame']} per frame")
-    for u, hyps in decode_dir(feat_dir, model_dir, lm_path, cfg, device, transforms=transforms):
+    for u, hyps in decode_dir(feat_dir, model_dir, lm_path, cfg, device, transforms=transforms,
+                              adabn=bn[model_dir]):
         if u is None:
             hyps = dict(hyps, passes=rounds + 1, fmllr=est, rtf_final=hyps["rtf"],
                         rtf=round((secs + hyps["loglik_s"] + hyps["search_s"]) / max(hyps["audio_s"], 1e-9), 5))

@@ -213,3 +213,25 @@ def test_fmllr_needs_the_gmm_features(cli, run_ok, sat_exp, tmp_path):
             "--fmllr", "--si-model", tmp_path / "fb_dnn", "-O", tmp_path / "hyp")
     assert r.exit_code == 1 and "kind=" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "hyp").exists()
+
+
+def test_fmllr_decoding_with_adabn_on_the_dnn_passes(cli, sat_exp, tmp_path, monkeypatch):
+    """--adabn with --fmllr: AdaBN in exactly the passes a TDNN decodes (here the last, a
+    train-dnn --fmllr TDNN; pass 1 is the tri GMM); with GMMs only it is an error."""
+    from speechlang.asr import decoder
+
+    r = cli("asr", "train-dnn", sat_exp / "ftrain", sat_exp / "tri_ali", sat_exp / "sat",
+            tmp_path / "tdnn", "--fmllr", "--arch", "tdnn", "--context", 4, "--hidden", 32, "--epochs", 6)
+    assert r.exit_code == 0, r.stderr
+    calls, real = [], decoder.decode_dir
+    monkeypatch.setattr(decoder, "decode_dir", lambda f, m, *a, adabn=False, **k: calls.append(
+        (Path(m).name, adabn)) or real(f, m, *a, adabn=adabn, **k))
+    cfg = decoder.DecodeConfig(lm_weight=5)
+    out = list(decoder.decode_fmllr_dir(sat_exp / "ftest", tmp_path / "tdnn", TONES / "lm.arpa", cfg, "cpu",
+                                        sat_exp / "tri", rounds=1, adabn=True))
+    assert calls == [("tri", False), ("tdnn", True)]
+    assert out[-1][1]["passes"] == 2 and all(hyps for _, hyps in out[:-1])
+    r = cli("asr", "decode", sat_exp / "ftest", sat_exp / "sat", "--lm", TONES / "lm.arpa", "--fmllr",
+            "--adabn", "-O", tmp_path / "hyp_gmm")
+    assert r.exit_code == 1 and "--adabn" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "hyp_gmm").exists()
