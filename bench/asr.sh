@@ -23,15 +23,19 @@
 # VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
 # trains on, vocal tract length perturbation; "" for none), SP ("": speed factors of
 # speed-perturbed copies the DNN also trains on, each aligned by ALI, e.g. "0.9 1.1"),
-# STAGES ("mono tri tri2 sat dnn dnn_adabn"; tri2 = LDA+MLLT triphones trained on the tri
-# alignments; dnn_int8 is reported with dnn, at dnn's LM weight;
+# STAGES ("mono tri tri2 sat dnn dnn_adabn dnn_mmi dnn_mmi_adabn"; tri2 = LDA+MLLT
+# triphones trained on the tri alignments; dnn_int8 is reported with dnn, at dnn's LM weight;
 # dnn_adabn = the dnn decoded with --adabn, its BatchNorm statistics per test speaker; dnn2 = dnn
 # with --realign; sat = train-sat on the ALI alignments, decoded with --fmllr; sat_dnn = the
 # same SAT model with the dnn as first pass, one fMLLR round; dnn_fmllr = a DNN trained on the
 # SAT-adapted training features, decoded with the dnn as first pass and one fMLLR round;
-# dnn_fmllr_adabn = the same with --adabn: AdaBN in both DNN passes),
+# dnn_fmllr_adabn = the same with --adabn: AdaBN in both DNN passes; dnn_mmi, dnn_mmi_adabn,
+# dnn_fmllr_mmi = the dnn or dnn_fmllr network fine-tuned with lattice-free MMI, decoded as
+# the network it starts from),
 # SAT_OPTS (extra `asr train-sat` options, e.g. "--iters 12"), FMLLR_OPTS (extra
 # `asr decode --fmllr` options, e.g. "--fmllr-rounds 1"),
+# MMI_OPTS (`asr train-dnn --objective mmi` options of the *_mmi stages; "--epochs 2 --lr 1e-4
+# --mmi-scale 0.25": the scale chosen on fillets-cs dev over 1 and 0.5),
 # ALI (tri: the GMM, tri or tri2, whose alignments and tree the sat and dnn stages use),
 # SL (.venv/bin/speechlang). Steps whose output exists in EXP
 # (features, models) are skipped, so a rerun with other LM_WEIGHTS only decodes; remove EXP
@@ -70,7 +74,7 @@ for part in train_nodev dev; do
 done
 
 # 2. features
-STAGES=${STAGES:-"mono tri tri2 sat dnn dnn_adabn"}
+STAGES=${STAGES:-"mono tri tri2 sat dnn dnn_adabn dnn_mmi dnn_mmi_adabn"}
 DNN_FEAT_OPTS=${DNN_FEAT_OPTS:-}
 DSFX=${DNN_FEAT_OPTS:+_dnn}  # suffix of the DNN's feature dirs (none: the GMMs' features)
 [ -n "$DSFX" ] && [[ " $STAGES " == *" sat_dnn "* || " $STAGES " == *" dnn_fmllr"[\ _]* ]] && {
@@ -99,7 +103,7 @@ cut -d' ' -f2- "$EXP/data/train_nodev/text" | $SL ngram train -o "$ORDER" -O "$E
 # 4. decode a feature dir at one LM weight and score it: prints the JSON of asr score
 decode_score() {  # model feats_name lmw [extra decode options, tag]
   local out="$EXP/$1/decode_$2_lmw$3${5:-}" fs=""; mkdir -p "$out"
-  [ "$1" = dnn ] || [ "$1" = dnn2 ] && fs=$DSFX  # the DNN's own features
+  case $1 in dnn|dnn2|dnn_mmi) fs=$DSFX;; esac  # the DNN's own features
   [ -s "$out/score.json" ] && { cat "$out/score.json"; return; }
   $SL asr decode "$EXP/feats/$2$fs" "$EXP/$1" --lm "$EXP/lm.arpa" --lm-weight "$3" --beam "$BEAM" \
     --threads "$THREADS" -O "$out/hyp" --json ${4:-} > "$out/decode.json"
@@ -183,7 +187,7 @@ if [[ "$STAGES" == *dnn* ]]; then
   done
 fi
 for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
-  [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" "@(sat_dnn|dnn_fmllr|dnn_fmllr_adabn|dnn_adabn)" "* ]]; } || continue
+  [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" "@(sat_dnn|dnn_fmllr|dnn_fmllr_adabn|dnn_adabn|dnn_mmi|dnn_mmi_adabn|dnn_fmllr_mmi)" "* ]]; } || continue
   align_gmm "$ALI"
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/${ALI}_ali" "$EXP/$ALI" "$EXP/$d" \
@@ -199,6 +203,19 @@ if [[ " $STAGES " == *" dnn_fmllr"[\ _]* ]]; then  # on the SAT model's adapted 
     > "$EXP/log/dnn_fmllr.json" 2> "$EXP/log/dnn_fmllr.log"; }
 fi
 
+# 7b. lattice-free MMI fine-tuning of a trained network on the same data: dnn -> dnn_mmi,
+# dnn_fmllr -> dnn_fmllr_mmi
+MMI_OPTS=${MMI_OPTS:-"--epochs 2 --lr 1e-4 --mmi-scale 0.25"}
+for src in dnn dnn_fmllr; do
+  [[ " $STAGES " == *" ${src}_mmi"[\ _]* ]] || continue
+  [ -f "$EXP/${src}_mmi/dnn.json" ] || { log "train-dnn --objective mmi (${src}_mmi)"
+  if [ $src = dnn ]; then io=("$EXP/feats/train_nodev$DSFX" "$EXP/${ALI}_ali" "$EXP/$ALI")
+  else io=("$EXP/feats/train_nodev" "$EXP/${ALI}_ali" "$EXP/sat" --fmllr); fi
+  timed "train_${src}_mmi" $SL asr train-dnn "${io[@]}" "$EXP/${src}_mmi" --init "$EXP/$src" --objective mmi \
+    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" ${EXTRA[@]+"${EXTRA[@]}"} $MMI_OPTS --json \
+    > "$EXP/log/${src}_mmi.json" 2> "$EXP/log/${src}_mmi.log"; }
+done
+
 # 8. tune on dev, decode the test sets
 RESULTS=()
 for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
@@ -206,13 +223,13 @@ for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
   [ "$stage" = dnn_int8 ] && { extra="--quantize"; tag="_int8"; }
   [ "$stage" = sat ] && { extra="--fmllr $FMLLR_OPTS"; tag="_fmllr"; }
   [ "$stage" = sat_dnn ] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr_dnn"; }
-  [ "$stage" = dnn_fmllr ] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr"; }
+  [[ "$stage" == dnn_fmllr || "$stage" == dnn_fmllr_mmi ]] && { extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 $FMLLR_OPTS"; tag="_fmllr"; }
   [ "$stage" = dnn_fmllr_adabn ] && { model=dnn_fmllr; tag="_fmllr_adabn"
     extra="--fmllr --si-model $EXP/dnn --fmllr-rounds 1 --adabn $FMLLR_OPTS"; }
   if [[ "$stage" == *_adabn && "$DNN_ARCH" != tdnn ]]; then
     log "$stage skipped: --adabn needs BatchNorm (DNN_ARCH=tdnn)"; continue
   fi
-  [ "$stage" = dnn_adabn ] && { model=dnn; extra="--adabn"; tag="_adabn"; }
+  [[ "$stage" == dnn_adabn || "$stage" == dnn_mmi_adabn ]] && { model=${stage%_adabn}; extra="--adabn"; tag="_adabn"; }
   if [ "$stage" = dnn_int8 ]; then w=$dnn_w; else w=$(best_weight "$model" "$extra" "$tag"); fi
   [ "$stage" = dnn ] && dnn_w=$w
   log "$stage: lm-weight $w (chosen on dev)"

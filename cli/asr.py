@@ -434,6 +434,16 @@ def train_dnn(
     extra_ali: Annotated[list[Path] | None, typer.Option(
         "--extra-ali", readable=False, help="the alignment of the i-th --extra-feats (e.g. of "
         "--speed copies, from asr align; ALI for views it fits); one per --extra-feats")] = None,
+    objective: Annotated[str, typer.Option("--objective", help="ce (frame cross-entropy) or mmi "
+                                           "(lattice-free MMI over chunks, pdf-bigram denominator; "
+                                           "usually with --init)")] = "ce",
+    mmi_scale: Annotated[float, typer.Option("--mmi-scale", help="--objective mmi: acoustic scale "
+                                             "of the scaled log-likelihoods")] = 1.0,
+    mmi_ce: Annotated[float, typer.Option("--mmi-ce", help="--objective mmi: weight of the frame "
+                                          "cross-entropy added to the MMI loss")] = 0.1,
+    init: Annotated[Path | None, typer.Option("--init", readable=False, help="start from this DNN "
+                                              "model dir's network (its arch and sizes replace "
+                                              "--arch, --context, --hidden, --layers, --dropout)")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT_DIR/ckpt/"
                                          "checkpoint_last.pt")] = False,
     threads: Threads = 1,
@@ -453,7 +463,8 @@ def train_dnn(
     cfg = DNNConfig(arch=arch, context=context, hidden=hidden, layers=layers, batch_size=batch_size,
                     heldout=heldout, acoustic_scale=acoustic_scale, lm_weight=lm_weight, seed=seed,
                     realign=realign, fmllr=fmllr, dropout=dropout, chunk=chunk,
-                    speaker_batches=speaker_batches)
+                    speaker_batches=speaker_batches, objective=objective, mmi_scale=mmi_scale,
+                    mmi_ce=mmi_ce, init=str(init or ""))
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()),

@@ -65,6 +65,7 @@ from speechlang.io import atomic_output
 
 FORMAT, VERSION = "speechlang-dnn-hmm", 1
 ARCHS = ("dnn", "tdnn")
+OBJECTIVES = ("ce", "mmi")
 MODEL_PARTS = {"model.json": "HMM/model description", "gmm.npz": "GMM and transition "
                "probabilities", "tree.json": "state-tying tree", "phones.txt": "phone list",
                "lexicon.txt": "lexicon", "dnn.json": "DNN description", "dnn.pt": "DNN weights",
@@ -87,10 +88,14 @@ class DNNConfig:
     dropout: float = 0.0  # dropout probability after each hidden layer (training only)
     chunk: int = 0  # frames per training chunk; 0: 1 for dnn (independent windows), 32 for tdnn
     speaker_batches: bool = False  # every batch from one speaker of one view (per-speaker BatchNorm)
+    objective: str = "ce"  # ce (frame cross-entropy) or mmi (lattice-free MMI on chunks)
+    mmi_scale: float = 1.0  # mmi: acoustic scale kappa of the scaled log-likelihoods
+    mmi_ce: float = 0.1  # mmi: weight of the cross-entropy added to the MMI loss
+    init: str = ""  # start from this DNN model dir's network (its arch and sizes)
 
     @property
     def chunk_frames(self) -> int:
-        return self.chunk or (32 if self.arch == "tdnn" else 1)
+        return self.chunk or (32 if self.arch == "tdnn" or self.objective == "mmi" else 1)
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -107,6 +112,12 @@ class DNNConfig:
             raise ConfigError(f"--dropout {self.dropout}: use a probability in [0, 1)")
         if self.fmllr and self.realign:
             raise ConfigError("--fmllr and --realign cannot be combined")
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"--objective {self.objective!r}: use ce or mmi")
+        if self.objective == "mmi" and (self.realign or self.chunk_frames < 2):
+            raise ConfigError("--objective mmi needs --chunk >= 2 and no --realign")
+        if self.mmi_scale <= 0 or self.mmi_ce < 0:
+            raise ConfigError("--mmi-scale must be > 0 and --mmi-ce >= 0")
 
 
 class SplicedNet(nn.Module):
@@ -208,6 +219,61 @@ def count_priors(pdfs: np.ndarray, num_pdfs: int) -> np.ndarray:
     """Add-one smoothed relative frequencies (P,) of the aligned pdf ids."""
     c = np.bincount(pdfs.astype(np.int64), minlength=num_pdfs).astype(np.float64) + 1.0
     return c / c.sum()
+
+
+@dataclass(frozen=True)
+class DenominatorGraph:
+    """The denominator HMM of lattice-free MMI (Povey et al. 2016) at the pdf level: every
+    pdf is a state, entered at a chunk's first frame with `start` (P,) and left with the
+    rows of `trans` (P, P), a pdf bigram (self-loops included) counted from the training
+    alignments; unseen pairs keep a floor so held-out paths stay finite."""
+    start: torch.Tensor
+    trans: torch.Tensor
+
+    @classmethod
+    def from_alignments(cls, seqs: list[np.ndarray], num_pdfs: int, floor: float = 1e-6):
+        counts = np.zeros((num_pdfs, num_pdfs))
+        for y in seqs:
+            np.add.at(counts, (y[:-1], y[1:]), 1.0)
+        rows = counts.sum(1, keepdims=True)
+        trans = np.where(rows > 0, counts / np.maximum(rows, 1), np.eye(num_pdfs))
+        trans = (1 - floor) * trans + floor / num_pdfs
+        start = count_priors(np.concatenate(seqs), num_pdfs)
+        return cls(torch.from_numpy(start).float(), torch.from_numpy(trans).float())
+
+
+def mmi_loss(ll: torch.Tensor, y: torch.Tensor, den: DenominatorGraph) -> torch.Tensor:
+    """Per-chunk MMI loss log p_den(x) - log p(x, y) >= 0, (B,), from scaled log-likelihoods
+    ll (B, L, P) of chunks whose frames with y >= 0 (y: (B, L) pdf ids, -100 past the chunk's
+    end) come first. The numerator is the aligned path y, the denominator the sum over all
+    pdf paths of `den` (forward algorithm, rescaled per frame in the probability domain),
+    in float32 or wider even under autocast."""
+    if ll.dtype in (torch.float16, torch.bfloat16):
+        ll = ll.float()
+    with torch.autocast(ll.device.type, enabled=False):
+        return _mmi_loss(ll, y, den)
+
+
+def _mmi_loss(ll: torch.Tensor, y: torch.Tensor, den: DenominatorGraph) -> torch.Tensor:
+    valid = y >= 0
+    yc = y.clamp(min=0)
+    log_start, log_trans = den.start.to(ll).log(), den.trans.to(ll).log()
+    steps = ll.gather(2, yc[..., None])[..., 0]
+    steps[:, 1:] = steps[:, 1:] + log_trans[yc[:, :-1], yc[:, 1:]]
+    num = torch.where(valid, steps, torch.zeros_like(steps)).sum(1) + log_start[yc[:, 0]]
+    m = ll.detach().amax(2, keepdim=True)  # (B, L, 1): any constant per frame is exact
+    e = torch.exp(ll - m)
+    alpha = den.start.to(ll) * e[:, 0]
+    c = alpha.sum(1, keepdim=True)
+    alpha, log_z = alpha / c, c[:, 0].log() + m[:, 0, 0]
+    trans = den.trans.to(ll)
+    for t in range(1, ll.shape[1]):
+        a = (alpha @ trans) * e[:, t]
+        c = a.sum(1, keepdim=True)
+        v = valid[:, t]
+        alpha = torch.where(v[:, None], a / c, alpha)
+        log_z = log_z + torch.where(v, c[:, 0].log() + m[:, t, 0], torch.zeros_like(log_z))
+    return log_z - num
 
 
 @dataclass
@@ -362,6 +428,13 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
                           "give one alignment per extra feature dir (ALI for those it fits)")
     if extra_ali and cfg.realign:
         raise ConfigError("--realign realigns FEATS only: it cannot be combined with --extra-ali")
+    if cfg.init:  # the network's shape comes from the model it starts from
+        m = read_dnn(cfg.init).meta
+        if bool(m.get("fmllr")) != cfg.fmllr:
+            raise ConfigError(f"--init {cfg.init} was trained {'with' if m.get('fmllr') else 'without'} "
+                              "--fmllr; train this network the same way")
+        cfg = replace(cfg, arch=m["arch"], context=int(m["context"]), hidden=int(m["hidden"]),
+                      layers=int(m["layers"]), dropout=float(m.get("dropout", 0.0)))
     rec = _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, "ckpt",
                       extra_feats=extra_feats, extra_ali=extra_ali)
     if not cfg.realign or not rec:
@@ -405,7 +478,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     adapt = _speaker_transforms(feats, gmm_dir) if cfg.fmllr else {}
     k, L = cfg.context, cfg.chunk_frames
     ho = set(_split(ali.utts, cfg.heldout)[1])
-    padded, c_tr, y_tr, c_ho, y_ho, chunks, groups = [], [], [], [], [], [], []
+    padded, c_tr, y_tr, c_ho, y_ho, chunks, ho_chunks, groups = [], [], [], [], [], [], [], []
     utt2spk, speaker_ids = feats.datadir().utt2spk, {}
     pos = 0
     for j, (v, al, d, a) in enumerate(zip(views, alis, [feat_dir, *extra_feats], ali_dirs, strict=True)):
@@ -424,18 +497,23 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             c, t = (c_ho, y_ho) if i in ho else (c_tr, y_tr)
             c.append(np.arange(len(x)) + pos + k)
             t.append(y.astype(np.int64))
+            spans = [(pos + k + s, min(L, len(x) - s)) for s in range(0, len(x), L)]
             if i not in ho:  # (first frame's row, frames): chunks of L frames, the last shorter
-                chunks += [(pos + k + s, min(L, len(x) - s)) for s in range(0, len(x), L)]
+                chunks += spans
                 g = speaker_ids.setdefault((j, utt2spk.get(u, u)), len(speaker_ids))
                 groups += [g] * (len(chunks) - len(groups))
+            else:
+                ho_chunks += spans
             pos += len(x) + 2 * k
     in_dim = gmm.gmm.dim if cfg.fmllr else feats.dim  # fMLLR: the GMMs' space (LDA/MLLT)
     padded.append(np.zeros((L, in_dim), np.float32))  # room for the last chunk's tail
+    den = DenominatorGraph.from_alignments(y_tr, num_pdfs) if cfg.objective == "mmi" else None
     X = torch.from_numpy(np.concatenate(padded))
     c_tr, y_tr, c_ho, y_ho = (torch.from_numpy(np.concatenate(z)) for z in (c_tr, y_tr, c_ho, y_ho))
     Y = torch.full((len(X),), -100)  # the target of each row, -100 (ignored) in padding
-    Y[c_tr] = y_tr
+    Y[c_tr], Y[c_ho] = y_tr, y_ho
     ch_start, ch_len = torch.tensor(chunks).T
+    ho_start, ho_len = torch.tensor(ho_chunks).T
     train_frames = X[c_tr]
     mean = train_frames.double().mean(0)
     std = train_frames.double().std(0).clamp(min=1e-5)
@@ -447,8 +525,16 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             "fmllr": cfg.fmllr, "dropout": cfg.dropout, "features": feats.config}
     set_seed(derive_seed(cfg.seed, 0x1D))  # the initial weights
     net = build_net(meta)
-    net.mean.copy_(mean.float())
-    net.inv_std.copy_((1 / std).float())
+    if cfg.init:
+        src = read_dnn(cfg.init)
+        if (int(src.meta["input_dim"]), int(src.meta["num_pdfs"])) != (in_dim, num_pdfs):
+            raise DataError(f"--init {cfg.init} maps {src.meta['input_dim']} inputs to "
+                            f"{src.meta['num_pdfs']} pdfs, these data {in_dim} to {num_pdfs}")
+        net.load_state_dict(src.net.state_dict())  # its input normalization too
+    else:
+        net.mean.copy_(mean.float())
+        net.inv_std.copy_((1 / std).float())
+    log_prior = torch.from_numpy(np.log(priors)).float()
     majority = float((y_ho == torch.bincount(y_tr, minlength=num_pdfs).argmax()).double().mean())
 
     per_batch = max(1, cfg.batch_size // L)  # chunks per batch
@@ -464,10 +550,15 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             i = torch.from_numpy(idx)
             yield chunk_batch(X, Y, ch_start[i], ch_len[i], k, L)
 
-    def loss_fn(model, batch):
+    def loss_fn(model, batch):  # mean per frame, frames
         x, y = batch
-        logits = model(x).float().flatten(0, 1)
-        return nn.functional.cross_entropy(logits, y.flatten(), ignore_index=-100), int((y >= 0).sum())
+        logits = model(x).float()
+        n = int((y >= 0).sum())
+        ce = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100)
+        if den is None:
+            return ce, n
+        ll = scaled_loglik(torch.log_softmax(logits, -1), log_prior.to(logits.device), cfg.mmi_scale)
+        return mmi_loss(ll, y, den).sum() / n + cfg.mmi_ce * ce, n
 
     def evaluate(model):
         dev = next(model.parameters()).device
@@ -477,12 +568,27 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             y = y_ho[s:s + 8192].to(dev)
             correct += int((logits.argmax(-1) == y).sum())
             loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
-        return {"frame_acc": correct / len(c_ho), "heldout_loss": loss / len(c_ho)}
+        rec = {"frame_acc": correct / len(c_ho), "heldout_loss": loss / len(c_ho)}
+        if den is not None:  # the held-out utterances in chunks, as trained
+            mmi = 0.0
+            for s in range(0, len(ho_start), 64):
+                x, y = chunk_batch(X, Y, ho_start[s:s + 64], ho_len[s:s + 64], k, L)
+                logp = torch.log_softmax(model(x.to(dev)).float(), -1)
+                ll = scaled_loglik(logp, log_prior.to(dev), cfg.mmi_scale)
+                mmi += float(mmi_loss(ll, y.to(dev), den).sum())
+            rec["heldout_mmi"] = mmi / len(c_ho)
+        return rec
 
     out = Path(out_dir)
-    tcfg = replace(tcfg, monitor="frame_acc", monitor_mode="max", seed=cfg.seed)
+    tcfg = replace(tcfg, seed=cfg.seed, **({"monitor": "heldout_mmi", "monitor_mode": "min"} if den
+                                            else {"monitor": "frame_acc", "monitor_mode": "max"}))
     if cfg.realign and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("--realign is not supported under torchrun; realign in a second run")
+    if cfg.init:  # the starting point, for comparison with the epochs
+        net.eval()
+        with torch.no_grad():
+            init_eval = evaluate(net)
+        log.info("--init " + " ".join(f"{k_} {v:.5g}" for k_, v in init_eval.items()))
     res = fit(net, loss_fn, batches, tcfg, evaluate=evaluate, out_dir=out / ckpt, resume=resume,
               steps_per_epoch=num_batches, model_config=meta,
               desc="train-dnn", unit="frames")
@@ -492,17 +598,19 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     if best.is_file():
         net.load_state_dict(load_checkpoint(best)["model"])
     train_s = time.perf_counter() - t_start
+    frame_acc = next((h["frame_acc"] for h in res.history if h.get("epoch") == res.best_epoch), None)
     meta["train"] = {"config": asdict(cfg), "loop": {k_: v for k_, v in asdict(tcfg).items()
                                                       if k_ != "betas"},
-                     "history": res.history, "best_frame_acc": res.best, "best_epoch": res.best_epoch,
+                     "history": res.history, "best_frame_acc": frame_acc, "best_epoch": res.best_epoch,
                      "heldout_majority_acc": majority, "train_frames": len(c_tr),
                      "heldout_frames": len(c_ho), "heldout_utts": len(ho), "feats": str(feat_dir),
                      "extra_feats": [str(d) for d in extra_feats],
                      "extra_ali": [str(a) for a in extra_ali],
                      "ali": str(ali_dir), "gmm": str(gmm_dir), "train_s": round(train_s, 2),
-                     **({"pass1": first} if first else {})}
+                     **({"pass1": first} if first else {}),
+                     **({"init_eval": init_eval} if cfg.init else {})}
     write_dnn_dir(out, gmm_dir, net, priors, meta, lm)
-    return {"epochs": res.epochs, "steps": res.steps, "frame_acc": res.best,
+    return {"epochs": res.epochs, "steps": res.steps, "frame_acc": frame_acc,
             "best_epoch": res.best_epoch, "majority_acc": round(majority, 4),
             "train_frames": len(c_tr), "heldout_frames": len(c_ho), "num_pdfs": num_pdfs,
             "params": sum(p.numel() for p in net.parameters()), "train_s": round(train_s, 2)}

@@ -4,6 +4,7 @@ trip, int8 quantization and bad inputs."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -15,11 +16,13 @@ import torch
 
 from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.dnn import (
+    DenominatorGraph,
     DNNModel,
     SplicedNet,
     _split,
     chunk_batch,
     count_priors,
+    mmi_loss,
     pad_utterance,
     read_dnn,
     scaled_loglik,
@@ -111,6 +114,40 @@ def test_chunk_batch_equals_windows_of_its_frames(arch):
                 torch.testing.assert_close(got[b, j], want, rtol=1e-5, atol=1e-5)
 
 
+def test_denominator_graph_is_the_pdf_bigram_of_the_alignments():
+    den = DenominatorGraph.from_alignments([np.array([0, 0, 1, 1, 2]), np.array([1, 2, 2, 0])], 4, floor=0.0)
+    np.testing.assert_allclose(den.start.numpy(), count_priors(np.array([0, 0, 1, 1, 2, 1, 2, 2, 0]), 4))
+    want = [[1 / 2, 1 / 2, 0, 0], [0, 1 / 3, 2 / 3, 0], [1 / 2, 0, 1 / 2, 0], [0, 0, 0, 1]]  # 3: never left
+    np.testing.assert_allclose(den.trans.numpy(), want, rtol=1e-6)
+    floored = DenominatorGraph.from_alignments([np.array([0, 0, 1, 1, 2])], 4)
+    assert (floored.trans > 0).all() and torch.allclose(floored.trans.sum(1), torch.ones(4))
+
+
+def test_mmi_loss_against_path_enumeration():
+    """log sum over all P^n pdf paths minus the aligned path's score, per chunk; chunks
+    shorter than L ignore their padding; the gradient matches finite differences."""
+    P, L = 3, 4
+    g = DenominatorGraph.from_alignments([np.array([0, 0, 1, 1, 2, 2, 0]), np.array([1, 2, 2, 0, 0, 1])], P,
+                                         floor=0.0)
+    den = DenominatorGraph(g.start.double(), g.trans.double())
+    ll = torch.randn(3, L, P, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 3
+    y = torch.tensor([[0, 1, 1, 2], [2, 0, -100, -100], [1, -100, -100, -100]])
+    got = mmi_loss(ll, y, den)
+
+    def score(b, path):
+        return float(den.start[path[0]].log() + sum(ll[b, t, s] for t, s in enumerate(path))
+                     + sum(den.trans[a, s].log() for a, s in zip(path[:-1], path[1:], strict=True)))
+    for b in range(3):
+        n = int((y[b] >= 0).sum())
+        z = np.logaddexp.reduce([score(b, p) for p in itertools.product(range(P), repeat=n)])
+        assert got[b] >= 0
+        np.testing.assert_allclose(float(got[b]), z - score(b, y[b, :n].tolist()), rtol=1e-10)
+    x = ll.clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda v: mmi_loss(v, y, den), (x,))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the recursion stays in float32
+        torch.testing.assert_close(mmi_loss(ll.float(), y, g), got.float(), rtol=1e-5, atol=1e-5)
+
+
 def test_group_batches_keep_each_batch_within_one_group():
     from speechlang.accel import DistEnv, group_batches
     groups = np.repeat([0, 1, 2, 3], [10, 3, 7, 1])
@@ -187,6 +224,29 @@ def tdnn(exp, run_ok):
 def test_tdnn_trains_above_majority(tdnn):
     rec = json.loads((tdnn / "dnn.json").read_text())["train"]
     assert rec["best_frame_acc"] >= rec["heldout_majority_acc"] + 0.3, rec
+
+
+def test_mmi_fine_tuning_from_a_trained_tdnn(cli, exp, tdnn, tmp_path):
+    """--init copies the network (its shape too); --objective mmi lowers the held-out MMI
+    loss it monitors below the starting network's, and the result decodes."""
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "mmi", "--init", tdnn,
+            "--objective", "mmi", "--epochs", 3, "--lr", 3e-4, "--lm", TONES / "lm.arpa", "--json")
+    assert r.exit_code == 0, r.stderr
+    meta = json.loads((tmp_path / "mmi" / "dnn.json").read_text())
+    t = meta["train"]
+    assert (meta["arch"], meta["hidden"], meta["context"]) == ("tdnn", 32, 4)  # from --init
+    assert t["config"]["objective"] == "mmi" and t["loop"]["monitor"] == "heldout_mmi"
+    best = t["history"][t["best_epoch"] - 1]
+    assert best["heldout_mmi"] < t["init_eval"]["heldout_mmi"], (best, t["init_eval"])
+    assert json.loads(r.stdout)["frame_acc"] == best["frame_acc"]
+    shutil.copytree(tmp_path / "mmi", exp / "mmi", dirs_exist_ok=True)
+    assert _wer(cli, exp, model="mmi")["wer"] <= 6.25
+    for args, msg in (((), "--objective"), (("--init", tmp_path / "none"), "no such model dir"),
+                      (("--init", tdnn, "--fmllr"), "--fmllr")):
+        r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
+                "--objective", "mmi" if args else "smbr", *args)
+        assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (tmp_path / "bad" / "dnn.json").exists()
 
 
 def test_adabn_normalizes_each_batchnorm_over_the_adaptation_frames():
