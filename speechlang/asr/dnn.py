@@ -257,16 +257,16 @@ def mmi_loss(ll: torch.Tensor, y: torch.Tensor, den: DenominatorGraph) -> torch.
 def _mmi_loss(ll: torch.Tensor, y: torch.Tensor, den: DenominatorGraph) -> torch.Tensor:
     valid = y >= 0
     yc = y.clamp(min=0)
-    log_start, log_trans = den.start.to(ll).log(), den.trans.to(ll).log()
+    start, trans = den.start.to(ll), den.trans.to(ll)
+    log_start, log_trans = start.log(), trans.log()
     steps = ll.gather(2, yc[..., None])[..., 0]
     steps[:, 1:] = steps[:, 1:] + log_trans[yc[:, :-1], yc[:, 1:]]
     num = torch.where(valid, steps, torch.zeros_like(steps)).sum(1) + log_start[yc[:, 0]]
     m = ll.detach().amax(2, keepdim=True)  # (B, L, 1): any constant per frame is exact
     e = torch.exp(ll - m)
-    alpha = den.start.to(ll) * e[:, 0]
+    alpha = start * e[:, 0]
     c = alpha.sum(1, keepdim=True)
     alpha, log_z = alpha / c, c[:, 0].log() + m[:, 0, 0]
-    trans = den.trans.to(ll)
     for t in range(1, ll.shape[1]):
         a = (alpha @ trans) * e[:, t]
         c = a.sum(1, keepdim=True)
