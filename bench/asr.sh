@@ -20,6 +20,8 @@
 # DNN_ARCH (tdnn: `asr train-dnn --arch`, chosen on dev over dnn, the feed-forward network),
 # DNN_CONTEXT (frames each side, `--context`: 8 for the TDNN, chosen on dev over 5; 5 for dnn),
 # DNN_OPTS (extra `asr train-dnn` options, e.g. "--epochs 8"), DNN_THREADS (1),
+# SPEC_AUG ("--freq-mask 4 --time-mask 6": the SpecAugment options of the dnn and dnn2
+# networks, chosen on fillets-cs dev over none; "" for none; dnn_fmllr has none),
 # VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
 # trains on, vocal tract length perturbation; "" for none), SP ("": speed factors of
 # speed-perturbed copies the DNN also trains on, each aligned by ALI, e.g. "0.9 1.1"),
@@ -167,6 +169,7 @@ DNN_THREADS=${DNN_THREADS:-1}
 DNN_ARCH=${DNN_ARCH:-tdnn}
 DNN_CONTEXT=${DNN_CONTEXT:-$([ "$DNN_ARCH" = tdnn ] && echo 8 || echo 5)}
 DNN_OPTS=${DNN_OPTS:-}
+SPEC_AUG=${SPEC_AUG-"--freq-mask 4 --time-mask 6"}
 VTLP=${VTLP-"0.9 1.1"}
 SP=${SP:-}
 EXTRA=()  # --extra-feats (and, with SP, --extra-ali) options of train-dnn
@@ -191,7 +194,7 @@ for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN ali
   align_gmm "$ALI"
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/${ALI}_ali" "$EXP/$ALI" "$EXP/$d" \
-    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $DNN_OPTS \
+    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $SPEC_AUG $DNN_OPTS \
     $([ $d = dnn2 ] && echo --realign) --json \
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
 done

@@ -444,6 +444,13 @@ def train_dnn(
     init: Annotated[Path | None, typer.Option("--init", readable=False, help="start from this DNN "
                                               "model dir's network (its arch and sizes replace "
                                               "--arch, --context, --hidden, --layers, --dropout)")] = None,
+    freq_mask: Annotated[int, typer.Option("--freq-mask", min=0, help="SpecAugment: widest "
+                                           "frequency mask in mel bands (MFCC masked in the "
+                                           "log-mel domain); 0: none")] = 0,
+    time_mask: Annotated[int, typer.Option("--time-mask", min=0, help="SpecAugment: widest time "
+                                           "mask in frames; 0: none")] = 0,
+    num_masks: Annotated[int, typer.Option("--num-masks", min=0, help="SpecAugment: masks of "
+                                           "each kind per training chunk")] = 2,
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT_DIR/ckpt/"
                                          "checkpoint_last.pt")] = False,
     threads: Threads = 1,
@@ -464,7 +471,8 @@ def train_dnn(
                     heldout=heldout, acoustic_scale=acoustic_scale, lm_weight=lm_weight, seed=seed,
                     realign=realign, fmllr=fmllr, dropout=dropout, chunk=chunk,
                     speaker_batches=speaker_batches, objective=objective, mmi_scale=mmi_scale,
-                    mmi_ce=mmi_ce, init=str(init or ""))
+                    mmi_ce=mmi_ce, init=str(init or ""), freq_mask=freq_mask, time_mask=time_mask,
+                    num_masks=num_masks)
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()),

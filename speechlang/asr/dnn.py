@@ -57,7 +57,7 @@ from speechlang.accel import (
 )
 from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.featfile import read_feats
-from speechlang.asr.features import check_features
+from speechlang.asr.features import check_features, dct_matrix, lifter_coeffs
 from speechlang.asr.fmllr import apply_transform, read_transforms
 from speechlang.asr.model import AcousticModel, read_model
 from speechlang.errors import ConfigError, DataError, FormatError
@@ -92,6 +92,9 @@ class DNNConfig:
     mmi_scale: float = 1.0  # mmi: acoustic scale kappa of the scaled log-likelihoods
     mmi_ce: float = 0.1  # mmi: weight of the cross-entropy added to the MMI loss
     init: str = ""  # start from this DNN model dir's network (its arch and sizes)
+    freq_mask: int = 0  # SpecAugment: widest frequency mask, in mel bands (0: none)
+    time_mask: int = 0  # SpecAugment: widest time mask, in frames (0: none)
+    num_masks: int = 2  # SpecAugment: masks of each kind per training chunk
 
     @property
     def chunk_frames(self) -> int:
@@ -118,6 +121,11 @@ class DNNConfig:
             raise ConfigError("--objective mmi needs --chunk >= 2 and no --realign")
         if self.mmi_scale <= 0 or self.mmi_ce < 0:
             raise ConfigError("--mmi-scale must be > 0 and --mmi-ce >= 0")
+        if min(self.freq_mask, self.time_mask, self.num_masks) < 0:
+            raise ConfigError("--freq-mask, --time-mask and --num-masks must be >= 0")
+        if self.freq_mask and self.fmllr:
+            raise ConfigError("--freq-mask needs MFCC or fbank input: the --fmllr features are "
+                              "not in a mel domain (use --time-mask alone)")
 
 
 class SplicedNet(nn.Module):
@@ -207,6 +215,58 @@ def chunk_batch(X: torch.Tensor, Y: torch.Tensor, start: torch.Tensor, length: t
     y = Y[start[:, None] + torch.arange(L)]
     y[torch.arange(L) >= length[:, None]] = -100
     return splice(X, start, k, L), y
+
+
+class SpecAugment:
+    """SpecAugment (Park et al. 2019) for training chunks (B, T, D) of CMVN'd features from a
+    FeatureConfig dict: per chunk `num_masks` frequency masks of 0..freq_mask mel bands and
+    `num_masks` time masks of 0..time_mask frames (widths and starts uniform) set to 0, the
+    speaker mean. A mask acts alike on the statics and each delta order. MFCC are masked in
+    the log-mel domain: each block of num_ceps becomes lifter * D diag(keep) D^T / lifter c,
+    D the (ceps, bins) orthonormal DCT (c0 is left as is when it is the log energy); fbank
+    bands are zeroed (the energy column is left)."""
+
+    def __init__(self, features: dict, freq_mask: int, time_mask: int, num_masks: int):
+        self.freq_mask, self.time_mask, self.n = freq_mask, time_mask, num_masks
+        self.bins, self.blocks = int(features["num_mel_bins"]), 1 + int(features["delta_order"])
+        self.energy = int(bool(features["use_energy"]))
+        self.mfcc = features["kind"] == "mfcc"
+        if self.mfcc:  # (ceps, bins) log-mel -> liftered ceps, (bins, ceps) back
+            ceps = int(features["num_ceps"])
+            lif = lifter_coeffs(ceps, float(features["cepstral_lifter"]))[self.energy:]
+            dct = dct_matrix(ceps, self.bins)[self.energy:]
+            self.from_mel = (lif[:, None] * dct).float()
+            self.to_mel = (dct.T / lif).float()
+        self.static = int(features["num_ceps"]) if self.mfcc else self.bins + self.energy
+
+    def _spans(self, B: int, n: int, widest: int, size: int, g: torch.Generator) -> torch.Tensor:
+        """(B, size) bool: the union of n spans per row of widths 0..widest inside 0..size-1."""
+        w = torch.randint(0, min(widest, size) + 1, (B, n), generator=g)
+        s = (torch.rand(B, n, generator=g) * (size - w + 1)).long()
+        i = torch.arange(size)
+        return ((i >= s[..., None]) & (i < (s + w)[..., None])).any(1)
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """A masked copy of x (B, T, D) (CPU), with the masks drawn from g."""
+        B, T, _ = x.shape
+        frames = self._spans(B, self.n, self.time_mask, T, g) if self.time_mask else None
+        bands = self._spans(B, self.n, self.freq_mask, self.bins, g) if self.freq_mask else None
+        return self.mask(x, frames, bands)
+
+    def mask(self, x: torch.Tensor, frames: torch.Tensor | None, bands: torch.Tensor | None):
+        """x (B, T, D) with the frames (B, T) and the mel bands (B, bins) marked True masked."""
+        x = x.clone()
+        if frames is not None:
+            x[frames] = 0.0
+        if bands is not None:
+            keep = (~bands).to(x.dtype)
+            xs = x.view(*x.shape[:2], self.blocks, self.static)
+            if self.mfcc:
+                P = self.from_mel @ (keep[:, :, None] * self.to_mel)  # (B, ceps', ceps')
+                xs[..., self.energy:] = torch.einsum("btkc,bdc->btkd", xs[..., self.energy:], P)
+            else:
+                xs[..., self.energy:] *= keep[:, None, None, :]
+        return x
 
 
 def scaled_loglik(log_post: np.ndarray | torch.Tensor, log_prior: np.ndarray | torch.Tensor,
@@ -542,13 +602,18 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     num_batches = (sum(math.ceil(c / per_batch) for c in np.bincount(groups)) if cfg.speaker_batches
                    else math.ceil(len(ch_start) / per_batch))
 
+    augment = (SpecAugment(feats.config, cfg.freq_mask, cfg.time_mask, cfg.num_masks)
+               if cfg.freq_mask or cfg.time_mask else None)
+
     def batches(epoch, env):
         listing = (group_batches(groups, per_batch, epoch=epoch, seed=cfg.seed, env=env)
                    if cfg.speaker_batches else
                    index_batches(len(ch_start), per_batch, epoch=epoch, seed=cfg.seed, env=env))
+        g = torch.Generator().manual_seed(derive_seed(cfg.seed, 0x5A, epoch, env.rank))
         for idx in listing:
             i = torch.from_numpy(idx)
-            yield chunk_batch(X, Y, ch_start[i], ch_len[i], k, L)
+            x, y = chunk_batch(X, Y, ch_start[i], ch_len[i], k, L)
+            yield (augment(x, g) if augment else x), y
 
     def loss_fn(model, batch):  # mean per frame, frames
         x, y = batch

@@ -18,6 +18,7 @@ from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.dnn import (
     DenominatorGraph,
     DNNModel,
+    SpecAugment,
     SplicedNet,
     _split,
     chunk_batch,
@@ -29,6 +30,7 @@ from speechlang.asr.dnn import (
     splice,
 )
 from speechlang.asr.featfile import read_feats
+from speechlang.asr.features import FeatureConfig, add_deltas, dct_matrix, lifter_coeffs
 
 TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
 AUDIO = sorted((TONES / "audio" / "t1").glob("*.flac"))
@@ -146,6 +148,52 @@ def test_mmi_loss_against_path_enumeration():
     assert torch.autograd.gradcheck(lambda v: mmi_loss(v, y, den), (x,))
     with torch.autocast("cpu", dtype=torch.bfloat16):  # the recursion stays in float32
         torch.testing.assert_close(mmi_loss(ll.float(), y, g), got.float(), rtol=1e-5, atol=1e-5)
+
+
+def _spans(rows: list[list[int]], size: int) -> torch.Tensor:
+    m = torch.zeros(len(rows), size, dtype=torch.bool)
+    for b, idx in enumerate(rows):
+        m[b, idx] = True
+    return m
+
+
+def test_spec_augment_of_a_full_cepstrum_is_the_mfcc_of_the_masked_log_mel():
+    """With as many cepstra as mel bands (an invertible DCT) masking bands of MFCC + deltas
+    equals computing them from the log-mel spectrum with those bands set to 0."""
+    cfg = FeatureConfig(num_ceps=23, num_mel_bins=23, use_energy=False).to_dict()
+    aug = SpecAugment(cfg, freq_mask=3, time_mask=0, num_masks=1)
+    mel = torch.randn(2, 30, 23, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    dct, lif = dct_matrix(23, 23), lifter_coeffs(23, 22.0)
+
+    def feats(m):  # (B, T, bins) log-mel -> (B, T, 69) MFCC + deltas + delta-deltas
+        return torch.stack([add_deltas((x @ dct.T * lif).float()) for x in m])
+
+    bands = _spans([[4, 5, 6], [20, 21]], 23)
+    want = feats(mel.masked_fill(bands[:, None, :], 0.0))
+    got = aug.mask(feats(mel), None, bands)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(aug.mask(feats(mel), None, _spans([[], []], 23)), feats(mel))
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "fbank"])
+def test_spec_augment_masks_frames_and_bands_and_keeps_the_energy(kind):
+    cfg = FeatureConfig(kind=kind).to_dict()  # MFCC 13 with c0 = log energy; fbank 1 + 23
+    aug = SpecAugment(cfg, freq_mask=4, time_mask=5, num_masks=2)
+    x = torch.randn(3, 40, FeatureConfig(kind=kind).dim, generator=torch.Generator().manual_seed(1))
+    static = x.shape[2] // 3
+    frames, bands = _spans([[0, 1, 2], [], [10, 30]], 40), _spans([[3, 4], [0], []], 23)
+    y = aug.mask(x, frames, bands)
+    assert (y[frames] == 0).all() and (y[2, [10, 30]] == 0).all()
+    kept = ~frames
+    torch.testing.assert_close(y[2][kept[2]], x[2][kept[2]])  # no band masked in chunk 2
+    torch.testing.assert_close(y[..., ::static][kept], x[..., ::static][kept])  # energies
+    assert not torch.allclose(y[0][kept[0]], x[0][kept[0]])
+    if kind == "fbank":  # bands 3, 4 of chunk 0 are columns 4, 5 of each block
+        assert (y[0, :, [4, 5, 28, 29, 52, 53]] == 0).all()
+    drawn = [aug(x, torch.Generator().manual_seed(7)) for _ in range(2)]
+    torch.testing.assert_close(drawn[0], drawn[1])
+    zero = (drawn[0] == 0).all(-1).sum(1)
+    assert (zero <= 2 * 5).all()
 
 
 def test_group_batches_keep_each_batch_within_one_group():
@@ -521,6 +569,23 @@ def test_train_dnn_with_dropout_and_weight_decay(cli, exp, tmp_path):
     r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
             "--dropout", 1.0)
     assert r.exit_code == 1 and "--dropout" in r.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+def test_train_dnn_with_spec_augment(cli, exp, tmp_path):
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "s",
+            "--hidden", 64, "--layers", 2, "--epochs", 4, "--freq-mask", 3, "--time-mask", 3,
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["frame_acc"] >= rec["majority_acc"] + 0.3, rec
+    conf = read_dnn(tmp_path / "s").meta["train"]["config"]
+    assert (conf["freq_mask"], conf["time_mask"], conf["num_masks"]) == (3, 3, 2)
+    base, aug = read_dnn(exp / "dnn").net.state_dict(), read_dnn(tmp_path / "s").net.state_dict()
+    assert not torch.equal(base["out.weight"], aug["out.weight"])
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
+            "--fmllr", "--freq-mask", 3)
+    assert r.exit_code == 1 and "--freq-mask" in r.stderr and len(r.stderr.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
 
 
