@@ -20,8 +20,9 @@
 # DNN_ARCH (tdnn: `asr train-dnn --arch`, chosen on dev over dnn, the feed-forward network),
 # DNN_CONTEXT (frames each side, `--context`: 8 for the TDNN, chosen on dev over 5; 5 for dnn),
 # DNN_OPTS (extra `asr train-dnn` options, e.g. "--epochs 8"), DNN_THREADS (1),
-# SPEC_AUG ("--freq-mask 4 --time-mask 6": the SpecAugment options of the dnn and dnn2
-# networks, chosen on fillets-cs dev over none; "" for none; dnn_fmllr has none),
+# SPEC_AUG ("--freq-mask 4 --time-mask 6": the SpecAugment options of the dnn, dnn2 and
+# dnn_mmi training, chosen on fillets-cs dev over none; "" for none; dnn_fmllr and
+# dnn_fmllr_mmi have none),
 # VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
 # trains on, vocal tract length perturbation; "" for none), SP ("": speed factors of
 # speed-perturbed copies the DNN also trains on, each aligned by ALI, e.g. "0.9 1.1"),
@@ -214,6 +215,7 @@ for src in dnn dnn_fmllr; do
   [ -f "$EXP/${src}_mmi/dnn.json" ] || { log "train-dnn --objective mmi (${src}_mmi)"
   if [ $src = dnn ]; then io=("$EXP/feats/train_nodev$DSFX" "$EXP/${ALI}_ali" "$EXP/$ALI")
   else io=("$EXP/feats/train_nodev" "$EXP/${ALI}_ali" "$EXP/sat" --fmllr); fi
+  [ $src = dnn ] && io+=($SPEC_AUG)  # the dnn network's masks (no mel domain after fMLLR)
   timed "train_${src}_mmi" $SL asr train-dnn "${io[@]}" "$EXP/${src}_mmi" --init "$EXP/$src" --objective mmi \
     --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" ${EXTRA[@]+"${EXTRA[@]}"} $MMI_OPTS --json \
     > "$EXP/log/${src}_mmi.json" 2> "$EXP/log/${src}_mmi.log"; }
