@@ -57,7 +57,7 @@ from speechlang.accel import (
 )
 from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.featfile import read_feats
-from speechlang.asr.features import check_features, dct_matrix, lifter_coeffs
+from speechlang.asr.features import FeatureConfig, check_features, dct_matrix, lifter_coeffs
 from speechlang.asr.fmllr import apply_transform, read_transforms
 from speechlang.asr.model import AcousticModel, read_model
 from speechlang.errors import ConfigError, DataError, FormatError
@@ -218,39 +218,37 @@ def chunk_batch(X: torch.Tensor, Y: torch.Tensor, start: torch.Tensor, length: t
 
 
 class SpecAugment:
-    """SpecAugment (Park et al. 2019) for training chunks (B, T, D) of CMVN'd features from a
-    FeatureConfig dict: per chunk `num_masks` frequency masks of 0..freq_mask mel bands and
-    `num_masks` time masks of 0..time_mask frames (widths and starts uniform) set to 0, the
-    speaker mean. A mask acts alike on the statics and each delta order. MFCC are masked in
-    the log-mel domain: each block of num_ceps becomes lifter * D diag(keep) D^T / lifter c,
-    D the (ceps, bins) orthonormal DCT (c0 is left as is when it is the log energy); fbank
-    bands are zeroed (the energy column is left)."""
+    """SpecAugment (Park et al. 2019) for training chunks (B, T, D) of CMVN'd features `fc`:
+    per chunk `num_masks` frequency masks of 0..freq_mask mel bands and `num_masks` time
+    masks of 0..time_mask frames (widths and starts uniform) set to 0, the speaker mean. A
+    mask acts alike on the statics and each delta order. MFCC are masked in the log-mel
+    domain: each block of num_ceps becomes lifter * D diag(keep) D^T / lifter c, D the
+    (ceps, bins) orthonormal DCT (c0 is left as is when it is the log energy); fbank bands
+    are zeroed (the energy column is left)."""
 
-    def __init__(self, features: dict, freq_mask: int, time_mask: int, num_masks: int):
+    def __init__(self, fc: FeatureConfig, freq_mask: int, time_mask: int, num_masks: int):
         self.freq_mask, self.time_mask, self.n = freq_mask, time_mask, num_masks
-        self.bins, self.blocks = int(features["num_mel_bins"]), 1 + int(features["delta_order"])
-        self.energy = int(bool(features["use_energy"]))
-        self.mfcc = features["kind"] == "mfcc"
+        self.bins, self.blocks, self.static = fc.num_mel_bins, 1 + fc.delta_order, fc.static_dim
+        self.energy = int(fc.use_energy)
+        self.mfcc = fc.kind == "mfcc"
         if self.mfcc:  # (ceps, bins) log-mel -> liftered ceps, (bins, ceps) back
-            ceps = int(features["num_ceps"])
-            lif = lifter_coeffs(ceps, float(features["cepstral_lifter"]))[self.energy:]
-            dct = dct_matrix(ceps, self.bins)[self.energy:]
+            lif = lifter_coeffs(fc.num_ceps, fc.cepstral_lifter)[self.energy:]
+            dct = dct_matrix(fc.num_ceps, self.bins)[self.energy:]
             self.from_mel = (lif[:, None] * dct).float()
             self.to_mel = (dct.T / lif).float()
-        self.static = int(features["num_ceps"]) if self.mfcc else self.bins + self.energy
 
-    def _spans(self, B: int, n: int, widest: int, size: int, g: torch.Generator) -> torch.Tensor:
-        """(B, size) bool: the union of n spans per row of widths 0..widest inside 0..size-1."""
-        w = torch.randint(0, min(widest, size) + 1, (B, n), generator=g)
-        s = (torch.rand(B, n, generator=g) * (size - w + 1)).long()
+    def _spans(self, B: int, widest: int, size: int, g: torch.Generator) -> torch.Tensor:
+        """(B, size) bool: the union of self.n spans per row of widths 0..widest in 0..size-1."""
+        w = torch.randint(0, min(widest, size) + 1, (B, self.n), generator=g)
+        s = (torch.rand(B, self.n, generator=g) * (size - w + 1)).long()
         i = torch.arange(size)
         return ((i >= s[..., None]) & (i < (s + w)[..., None])).any(1)
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """A masked copy of x (B, T, D) (CPU), with the masks drawn from g."""
         B, T, _ = x.shape
-        frames = self._spans(B, self.n, self.time_mask, T, g) if self.time_mask else None
-        bands = self._spans(B, self.n, self.freq_mask, self.bins, g) if self.freq_mask else None
+        frames = self._spans(B, self.time_mask, T, g) if self.time_mask else None
+        bands = self._spans(B, self.freq_mask, self.bins, g) if self.freq_mask else None
         return self.mask(x, frames, bands)
 
     def mask(self, x: torch.Tensor, frames: torch.Tensor | None, bands: torch.Tensor | None):
@@ -602,7 +600,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     num_batches = (sum(math.ceil(c / per_batch) for c in np.bincount(groups)) if cfg.speaker_batches
                    else math.ceil(len(ch_start) / per_batch))
 
-    augment = (SpecAugment(feats.config, cfg.freq_mask, cfg.time_mask, cfg.num_masks)
+    augment = (SpecAugment(FeatureConfig.from_dict(feats.config), cfg.freq_mask, cfg.time_mask, cfg.num_masks)
                if cfg.freq_mask or cfg.time_mask else None)
 
     def batches(epoch, env):

@@ -104,6 +104,11 @@ class FeatureConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureConfig:
+        """The config of a feature dir's or model dir's `features` (keys it lacks: defaults)."""
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
 
 @lru_cache(maxsize=32)
 def window_function(kind: str, n: int, dtype=torch.float64) -> torch.Tensor:

@@ -78,8 +78,7 @@ class Transcriber:
                                  beam=cfg.beam, max_active=cfg.max_active)
         self.cfg = cfg
         feat = dict(self.model.features)
-        self.fcfg = FeatureConfig(**{k: v for k, v in feat.items()
-                                     if k in FeatureConfig.__dataclass_fields__})
+        self.fcfg = FeatureConfig.from_dict(feat)
         self.graph = build_graph(self.model.hmm, read_arpa(f"{model_dir}/lm.arpa"), self.dcfg)
         self.shift = float(feat.get("frame_shift_ms", 10.0)) / 1000
 

@@ -160,7 +160,7 @@ def _spans(rows: list[list[int]], size: int) -> torch.Tensor:
 def test_spec_augment_of_a_full_cepstrum_is_the_mfcc_of_the_masked_log_mel():
     """With as many cepstra as mel bands (an invertible DCT) masking bands of MFCC + deltas
     equals computing them from the log-mel spectrum with those bands set to 0."""
-    cfg = FeatureConfig(num_ceps=23, num_mel_bins=23, use_energy=False).to_dict()
+    cfg = FeatureConfig(num_ceps=23, num_mel_bins=23, use_energy=False)
     aug = SpecAugment(cfg, freq_mask=3, time_mask=0, num_masks=1)
     mel = torch.randn(2, 30, 23, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     dct, lif = dct_matrix(23, 23), lifter_coeffs(23, 22.0)
@@ -177,9 +177,9 @@ def test_spec_augment_of_a_full_cepstrum_is_the_mfcc_of_the_masked_log_mel():
 
 @pytest.mark.parametrize("kind", ["mfcc", "fbank"])
 def test_spec_augment_masks_frames_and_bands_and_keeps_the_energy(kind):
-    cfg = FeatureConfig(kind=kind).to_dict()  # MFCC 13 with c0 = log energy; fbank 1 + 23
+    cfg = FeatureConfig(kind=kind)  # MFCC 13 with c0 = log energy; fbank 1 + 23
     aug = SpecAugment(cfg, freq_mask=4, time_mask=5, num_masks=2)
-    x = torch.randn(3, 40, FeatureConfig(kind=kind).dim, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(3, 40, cfg.dim, generator=torch.Generator().manual_seed(1))
     static = x.shape[2] // 3
     frames, bands = _spans([[0, 1, 2], [], [10, 30]], 40), _spans([[3, 4], [0], []], 23)
     y = aug.mask(x, frames, bands)
