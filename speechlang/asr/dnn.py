@@ -32,6 +32,7 @@ lexicon.txt: the HMM, tree and lexicon) plus:
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -394,6 +395,35 @@ def check_model_dir(path: str | os.PathLike, need_lm: bool = False) -> None:
                             "whole dir written by `speechlang asr train-dnn`")
 
 
+class UnfoldLinear(nn.Module):
+    """A Conv1d (C -> H channels, kernel K, dilation d, no padding) computed as the K
+    dilated frames of each output position, (C * K) time-major, through a Linear(C * K, H):
+    (B, C, T) -> (B, H, T - d (K - 1)), the same values as the convolution, but a layer
+    that int8 dynamic quantization covers."""
+
+    def __init__(self, conv: nn.Conv1d):
+        super().__init__()
+        (self.k,), (self.d,) = conv.kernel_size, conv.dilation
+        h, c, k = conv.weight.shape
+        self.linear = nn.Linear(c * k, h)
+        with torch.no_grad():
+            self.linear.weight.copy_(conv.weight.permute(0, 2, 1).reshape(h, k * c))
+            self.linear.bias.copy_(conv.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = x.unfold(2, self.d * (self.k - 1) + 1, 1)[..., ::self.d]  # (B, C, T', K)
+        return self.linear(w.permute(0, 2, 3, 1).flatten(2)).transpose(1, 2)
+
+
+def quantize_net(net: SplicedNet) -> nn.Module:
+    """An int8 copy of `net` for CPU decoding: the TDNN's convolutions become UnfoldLinear
+    layers, then every Linear is dynamically quantized (BatchNorm and LayerNorm stay float)."""
+    from speechlang.accel.compress import quantize_int8
+    net = copy.deepcopy(net)
+    net.body = nn.Sequential(*[UnfoldLinear(m) if isinstance(m, nn.Conv1d) else m for m in net.body])
+    return quantize_int8(net)
+
+
 def build_net(meta: dict) -> SplicedNet:
     return SplicedNet(meta["arch"], int(meta["input_dim"]), int(meta["context"]),
                       int(meta["hidden"]), int(meta["layers"]), int(meta["num_pdfs"]),
@@ -401,7 +431,7 @@ def build_net(meta: dict) -> SplicedNet:
 
 
 def read_dnn(path: str | os.PathLike, quantize: bool = False, device: str = "cpu") -> DNNModel:
-    """Load a DNN model dir; `quantize`: int8 dynamic quantization of the Linear layers (CPU)."""
+    """Load a DNN model dir; `quantize`: int8 dynamic quantization (`quantize_net`, CPU)."""
     from speechlang.accel import resolve_device
     p = Path(path)
     check_model_dir(p)
@@ -422,8 +452,7 @@ def read_dnn(path: str | os.PathLike, quantize: bool = False, device: str = "cpu
         raise FormatError(f"{p / 'dnn.pt'}: weights do not fit dnn.json ({e})") from None
     net.eval()
     if quantize:
-        from speechlang.accel.compress import quantize_int8
-        net = quantize_int8(net)
+        net = quantize_net(net)
     else:
         net = net.to(resolve_device(device, announce=False))
     return DNNModel(hmm, net, priors, meta, p)

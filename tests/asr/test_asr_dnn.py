@@ -20,11 +20,13 @@ from speechlang.asr.dnn import (
     DNNModel,
     SpecAugment,
     SplicedNet,
+    UnfoldLinear,
     _split,
     chunk_batch,
     count_priors,
     mmi_loss,
     pad_utterance,
+    quantize_net,
     read_dnn,
     scaled_loglik,
     splice,
@@ -259,6 +261,30 @@ def _wer(cli, exp: Path, *extra, model: str = "dnn") -> dict:
 def test_decode_with_dnn_and_int8(cli, exp):
     assert _wer(cli, exp)["wer"] <= 6.25  # at most one error in 16 words
     assert _wer(cli, exp, "--quantize")["wer"] <= 6.25
+
+
+@pytest.mark.parametrize("kernel, dilation", [(3, 1), (3, 2), (5, 3), (1, 1)])
+def test_unfold_linear_equals_the_convolution(kernel, dilation):
+    torch.manual_seed(kernel + dilation)
+    conv = torch.nn.Conv1d(6, 4, kernel, dilation=dilation)
+    x = torch.randn(2, 6, 20)
+    y = UnfoldLinear(conv)(x)
+    assert y.shape == (2, 4, 20 - dilation * (kernel - 1))
+    torch.testing.assert_close(y, conv(x), atol=1e-5, rtol=1e-5)
+
+
+def test_quantized_tdnn_has_no_float_convolution_and_keeps_its_outputs():
+    torch.manual_seed(0)
+    net = SplicedNet("tdnn", 13, 4, 32, 3, 10).eval()
+    q = quantize_net(net)
+    assert not any(isinstance(m, torch.nn.Conv1d) for m in q.modules())
+    int8 = [m for m in q.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert len(int8) == sum(isinstance(m, torch.nn.Conv1d) for m in net.modules()) + 1  # + the output layer
+    x = torch.randn(3, 40, 13)
+    y, yq = net(x), q(x)
+    assert yq.shape == y.shape
+    assert (yq - y).abs().max() < 0.05 * y.abs().max()  # int8 rounding, not a different function
+    assert any(isinstance(m, torch.nn.Conv1d) for m in net.modules())  # the float net is untouched
 
 
 @pytest.fixture(scope="module")
