@@ -95,6 +95,9 @@ def features(
     delta_order: Annotated[int, typer.Option("--delta-order", min=0, max=3)] = 2,
     cmvn: Annotated[str, typer.Option("--cmvn", help="speaker, utterance or none")] = "speaker",
     norm_vars: Annotated[bool, typer.Option("--norm-vars", help="CMVN also normalizes variances")] = False,
+    cmvn_frames: Annotated[str, typer.Option(
+        "--cmvn-frames", help="all, or speech: CMVN statistics over the frames an energy VAD "
+        "keeps")] = "all",
     vtln_warp: Annotated[float, typer.Option("--vtln-warp", min=0.5, max=2.0, help="VTLN warp factor "
                                              "of the mel filters (1: none)")] = 1.0,
     speed: Annotated[float, typer.Option("--speed", min=0.5, max=2.0, help="speed perturbation: "
@@ -118,6 +121,7 @@ def features(
     cfg = FeatureConfig(kind=kind, sample_rate=sample_rate, num_mel_bins=num_mel_bins,
                         num_ceps=num_ceps, use_energy=use_energy, window=window, dither=dither,
                         delta_order=delta_order, cmvn=cmvn, norm_vars=norm_vars,
+                        cmvn_frames=cmvn_frames,
                         vtln_warp=vtln_warp, speed=speed)
     _report(compute_feats(data_dir, out_dir, cfg, device, on_error, seed), json_out)
 

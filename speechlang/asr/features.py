@@ -55,6 +55,7 @@ class FeatureConfig:
     delta_order: int = 2  # 0 = statics only, 1 = + deltas, 2 = + delta-deltas
     delta_window: int = 2
     cmvn: str = "speaker"  # speaker, utterance or none
+    cmvn_frames: str = "all"  # all, or speech: CMVN statistics over the speech frames only
     norm_vars: bool = False  # CMVN: also scale to unit variance (Kaldi's default is means only)
     vtln_warp: float = 1.0  # VTLN warp factor of the mel filter edges (1 = none)
     vtln_low: float = 100.0  # Hz; lower inflection point of the piecewise-linear warp
@@ -68,6 +69,8 @@ class FeatureConfig:
             raise ConfigError(f"--window {self.window!r}: use povey, hamming, hanning or rectangular")
         if self.cmvn not in ("speaker", "utterance", "none"):
             raise ConfigError(f"--cmvn {self.cmvn!r}: use speaker, utterance or none")
+        if self.cmvn_frames not in ("all", "speech"):
+            raise ConfigError(f"--cmvn-frames {self.cmvn_frames!r}: use all or speech")
         if self.sample_rate <= 0 or self.frame_shift_ms <= 0 or self.frame_length_ms <= 0:
             raise ConfigError("sample rate and frame sizes must be positive")
         if self.kind == "mfcc" and not 0 < self.num_ceps <= self.num_mel_bins:
@@ -251,6 +254,18 @@ def static_features(x: torch.Tensor, cfg: FeatureConfig, generator=None) -> torc
     return mfcc(x, cfg, generator) if cfg.kind == "mfcc" else fbank(x, cfg, generator)
 
 
+def speech_frames(x: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
+    """(samples,) -> (frames,) bool: an energy VAD for the CMVN statistics. A frame is speech
+    when its log energy is above the midpoint of the utterance's 10th and 90th percentiles
+    (between its noise floor and its vowels, whatever the gain); all frames when none is
+    (a signal of constant energy)."""
+    frames = _frames(x.to(torch.float64), cfg)
+    log_e = torch.log((frames - frames.mean(1, keepdim=True)).pow(2).sum(1) + 1e-10)
+    lo, hi = torch.quantile(log_e, torch.tensor([0.1, 0.9], dtype=log_e.dtype, device=log_e.device))
+    mask = log_e > (lo + hi) / 2
+    return mask if mask.any() else torch.ones_like(mask)
+
+
 @lru_cache(maxsize=32)
 def delta_scales(order: int, window: int) -> list[torch.Tensor]:
     """Kaldi's DeltaFeatures filters: scales[k] is the (2*k*window+1,) filter of order k."""
@@ -281,9 +296,12 @@ def add_deltas(feats: torch.Tensor, order: int = 2, window: int = 2) -> torch.Te
     return torch.cat(out, dim=1)
 
 
-def cmvn_stats(feats: torch.Tensor) -> torch.Tensor:
-    """(frames, d) -> (3, d) float64: count, sum, sum of squares (Kaldi's cmvn stats, summed)."""
+def cmvn_stats(feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """(frames, d) -> (3, d) float64: count, sum, sum of squares (Kaldi's cmvn stats, summed)
+    over all frames or over those where the (frames,) bool `mask` is set."""
     x = feats.to(torch.float64)
+    if mask is not None:
+        x = x[mask]
     return torch.stack([torch.full((x.shape[1],), float(x.shape[0]), dtype=torch.float64,
                                    device=x.device), x.sum(0), (x * x).sum(0)])
 
@@ -317,7 +335,7 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
                                                        if len(problems) > 5 else ""))
     dev = resolve_device(device)
     gen = torch.Generator().manual_seed(seed)
-    statics, utts, seconds = [], [], 0.0
+    statics, masks, utts, seconds = [], [], [], 0.0
     t0 = time.perf_counter()
     prog = log.Progress("features", total=len(d.utts), unit="utt")
     rates: set[int] = set()
@@ -336,7 +354,9 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
             if x.shape[0] < cfg.frame_length:
                 raise DataError(f"{u}: audio {path} is shorter than one frame "
                                 f"({x.shape[0]} samples < {cfg.frame_length})")
-            feats = static_features(torch.from_numpy(x).to(dev), cfg, gen)
+            xt = torch.from_numpy(x).to(dev)
+            feats = static_features(xt, cfg, gen)
+            mask = speech_frames(xt, cfg) if cfg.cmvn_frames == "speech" else None
         except SpeechlangError as e:
             if on_error == "error":
                 raise
@@ -345,6 +365,7 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
             continue
         seconds += x.shape[0] / cfg.sample_rate
         statics.append(feats)
+        masks.append(mask)
         utts.append(u)
         prog.update(1)
     prog.close()
@@ -354,8 +375,8 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
     if cfg.cmvn != "none":
         key = (lambda u: d.utt2spk[u]) if cfg.cmvn == "speaker" else (lambda u: u)
         stats: dict[str, torch.Tensor] = {}
-        for u, f in zip(utts, statics, strict=True):
-            s = cmvn_stats(f)
+        for u, f, m in zip(utts, statics, masks, strict=True):
+            s = cmvn_stats(f, m)
             stats[key(u)] = stats[key(u)] + s if key(u) in stats else s
         statics = [apply_cmvn(f, stats[key(u)], cfg.norm_vars) for u, f in zip(utts, statics,
                                                                               strict=True)]

@@ -27,6 +27,7 @@ from speechlang.asr.features import (
     add_deltas,
     apply_cmvn,
     cmvn_stats,
+    speech_frames,
     static_features,
 )
 from speechlang.errors import ConfigError, DataError
@@ -55,9 +56,11 @@ def file_features(path: str | os.PathLike, cfg: FeatureConfig) -> tuple[np.ndarr
     if x.shape[0] < cfg.frame_length:
         raise DataError(f"audio {path} is shorter than one frame ({x.shape[0]} samples < "
                         f"{cfg.frame_length})")
-    f = static_features(torch.from_numpy(x), cfg)
+    xt = torch.from_numpy(x)
+    f = static_features(xt, cfg)
     if cfg.cmvn != "none":
-        f = apply_cmvn(f, cmvn_stats(f), cfg.norm_vars)
+        mask = speech_frames(xt, cfg) if cfg.cmvn_frames == "speech" else None
+        f = apply_cmvn(f, cmvn_stats(f, mask), cfg.norm_vars)
     return add_deltas(f, cfg.delta_order, cfg.delta_window).numpy(), x.shape[0] / cfg.sample_rate
 
 

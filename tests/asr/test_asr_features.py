@@ -20,6 +20,7 @@ from speechlang.asr.features import (
     fbank,
     mel_banks,
     mfcc,
+    speech_frames,
     vtln_warp_freq,
 )
 from speechlang.errors import ConfigError
@@ -210,6 +211,75 @@ def test_compute_feats_cmvn_per_speaker_and_format(tmp_path):
             assert fa[u].shape[0] == 1 + (len(utts[u]) - 400) // 160
             np.testing.assert_allclose(fa[u][:, :13], raw[u] - mean, atol=1e-3)
         np.testing.assert_allclose(np.concatenate([fa[u][:, :13] for u in us]).mean(0), 0, atol=1e-3)
+
+
+def _tone_in_noise(rng, noise_color: str, gain: float) -> np.ndarray:
+    """0.5 s of noise, 1 s of a vowel-like sound (harmonics of 150 Hz over a fixed broadband
+    signal: the same in every call), 0.5 s of noise."""
+    t = np.arange(16000) / 16000
+    tone = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 20))
+    tone += 0.3 * np.random.default_rng(0).standard_normal(16000)
+    noise = rng.standard_normal(32000)
+    if noise_color == "brown":
+        noise = np.cumsum(noise)
+        noise -= np.convolve(noise, np.ones(401) / 401, mode="same")  # no drift
+    noise *= 0.003 / noise.std()
+    x = noise.copy()
+    x[8000:24000] = 0.1 * tone
+    return (gain * x).astype(np.float32)
+
+
+def test_speech_frames_find_the_loud_segment():
+    """The energy VAD keeps the frames of the tone and drops the noise, at any gain."""
+    rng = np.random.default_rng(3)
+    cfg = FeatureConfig()
+    for gain in (0.01, 1.0):
+        m = speech_frames(torch.from_numpy(_tone_in_noise(rng, "white", gain)), cfg).numpy()
+        starts = np.arange(len(m)) * 160
+        inside = (starts >= 8000) & (starts + 400 <= 24000)
+        outside = (starts + 400 <= 8000) | (starts >= 24000)
+        assert m[inside].all() and not m[outside].any()
+    period = np.sin(2 * np.pi * np.arange(16) / 16).astype(np.float32)  # 1 kHz: every frame the same
+    steady = torch.from_numpy(np.tile(period, 500))
+    assert speech_frames(steady, cfg).all()  # no loud part: every frame counts
+
+
+def test_cmvn_over_speech_frames_ignores_the_noise_between_words(tmp_path):
+    """--cmvn-frames speech: the mean of the VAD's frames is removed, so the same speech
+    between white or brown noise gets the same normalized features, which CMVN over all
+    frames does not give (its mean mixes in the noise spectrum)."""
+    rng = np.random.default_rng(4)
+    utts = {"aa-1": _tone_in_noise(rng, "white", 1.0), "bb-1": _tone_in_noise(rng, "brown", 1.0)}
+    d = _datadir(tmp_path, utts)
+    speech, whole = {}, {}
+    for frames, out in (("speech", speech), ("all", whole)):
+        compute_feats(d, tmp_path / frames, FeatureConfig(cmvn_frames=frames, delta_order=0),
+                      device="cpu")
+        f = read_feats(tmp_path / frames)
+        assert f.config["cmvn_frames"] == frames
+        out.update({u: f[u][60:140] for u in utts})  # frames inside the tone
+    for u, x in utts.items():
+        m = speech_frames(torch.from_numpy(x), FeatureConfig()).numpy()
+        np.testing.assert_allclose(read_feats(tmp_path / "speech")[u][m].mean(0), 0, atol=1e-3)
+    gap = lambda f: np.abs(f["aa-1"] - f["bb-1"]).mean()  # noqa: E731
+    assert gap(speech) < 0.05 and gap(whole) > 4 * gap(speech)
+    with pytest.raises(ConfigError, match="--cmvn-frames"):
+        FeatureConfig(cmvn_frames="voiced")
+
+
+def test_transcribe_features_equal_the_feature_dirs(tmp_path):
+    """transcribe normalizes each file on its own: the same as a feature dir with per-utterance
+    CMVN, over all frames or the VAD's frames."""
+    from speechlang.asr.transcribe import file_features
+
+    rng = np.random.default_rng(5)
+    d = _datadir(tmp_path, {"aa-1": _tone_in_noise(rng, "brown", 0.5)})
+    for frames in ("all", "speech"):
+        cfg = FeatureConfig(cmvn="utterance", cmvn_frames=frames)
+        compute_feats(d, tmp_path / frames, cfg, device="cpu")
+        got, seconds = file_features(tmp_path / "audio" / "aa-1.wav", cfg)
+        np.testing.assert_allclose(got, read_feats(tmp_path / frames)["aa-1"], atol=1e-4)
+        assert seconds == 2.0
 
 
 def test_audio_at_another_rate_is_resampled(tmp_path):
