@@ -60,7 +60,11 @@ FEAT_OPTS=${FEAT_OPTS:-}
 TESTS=("$CORPUS/test" "$@")
 mkdir -p "$EXP/data" "$EXP/log"
 log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
-timed() { local name=$1; shift; /usr/bin/time -f "%e s wall, %U s user, %M KB" -o "$EXP/log/$name.time" "$@"; }
+timed() {  # run a command; its wall and CPU time and peak memory go to $EXP/log/NAME.time
+  local name=$1; shift
+  if [ -x /usr/bin/time ]; then /usr/bin/time -f "%e s wall, %U s user, %M KB" -o "$EXP/log/$name.time" "$@"
+  else local t0=$SECONDS; "$@"; echo "$((SECONDS - t0)) s wall (no GNU time here)" > "$EXP/log/$name.time"; fi
+}
 
 # 1. dev split (every 10th utterance), absolute audio paths
 log "data: train_nodev / dev split of $CORPUS/train"
