@@ -14,7 +14,7 @@
 # Settings (environment): EXP (exp/asr/NAME), ORDER (3), MONO_ITERS (25), MONO_GAUSS (1000),
 # TRI_ITERS (16), TRI_STATES (500), TRI_GAUSS (4000), LM_WEIGHTS ("4 6 8 10 12 14 16"),
 # LDA_DIM (40: the tri2 stage's --lda-dim), BEAM (160), THREADS (1), FEAT_OPTS (extra
-# `asr features` options, e.g. "--norm-vars"),
+# `asr features` options, e.g. "--norm-vars" or "--cmvn-frames speech"),
 # DNN_FEAT_OPTS (when set, the dnn and dnn2 stages read their own features, made with these
 # `asr features` options instead of FEAT_OPTS, e.g. "--kind fbank --num-mel-bins 40 --no-energy"),
 # DNN_ARCH (tdnn: `asr train-dnn --arch`, chosen on dev over dnn, the feed-forward network),
