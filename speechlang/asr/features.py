@@ -266,6 +266,12 @@ def speech_frames(x: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor:
     return mask if mask.any() else torch.ones_like(mask)
 
 
+def cmvn_mask(x: torch.Tensor, cfg: FeatureConfig) -> torch.Tensor | None:
+    """The (frames,) bool frames of the samples `x` that cfg's CMVN statistics sum over; None
+    for all of them (or no CMVN)."""
+    return speech_frames(x, cfg) if cfg.cmvn != "none" and cfg.cmvn_frames == "speech" else None
+
+
 @lru_cache(maxsize=32)
 def delta_scales(order: int, window: int) -> list[torch.Tensor]:
     """Kaldi's DeltaFeatures filters: scales[k] is the (2*k*window+1,) filter of order k."""
@@ -356,7 +362,7 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
                                 f"({x.shape[0]} samples < {cfg.frame_length})")
             xt = torch.from_numpy(x).to(dev)
             feats = static_features(xt, cfg, gen)
-            mask = speech_frames(xt, cfg) if cfg.cmvn_frames == "speech" else None
+            mask = cmvn_mask(xt, cfg)
         except SpeechlangError as e:
             if on_error == "error":
                 raise

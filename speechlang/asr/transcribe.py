@@ -26,8 +26,8 @@ from speechlang.asr.features import (
     FeatureConfig,
     add_deltas,
     apply_cmvn,
+    cmvn_mask,
     cmvn_stats,
-    speech_frames,
     static_features,
 )
 from speechlang.errors import ConfigError, DataError
@@ -59,8 +59,7 @@ def file_features(path: str | os.PathLike, cfg: FeatureConfig) -> tuple[np.ndarr
     xt = torch.from_numpy(x)
     f = static_features(xt, cfg)
     if cfg.cmvn != "none":
-        mask = speech_frames(xt, cfg) if cfg.cmvn_frames == "speech" else None
-        f = apply_cmvn(f, cmvn_stats(f, mask), cfg.norm_vars)
+        f = apply_cmvn(f, cmvn_stats(f, cmvn_mask(xt, cfg)), cfg.norm_vars)
     return add_deltas(f, cfg.delta_order, cfg.delta_window).numpy(), x.shape[0] / cfg.sample_rate
 
 
