@@ -7,7 +7,8 @@ each from `asr features --vtln-warp w`, the DNN's feature settings otherwise). F
 speaker (utt2spk) and warp: AdaBN on the speaker's warped features (TDNNs; --no-adabn: off),
 then the criterion C(w) = mean over the speaker's frames of max_s log p(s | x_t^w). The warp
 with the largest C is kept, and the speaker is decoded with it (AdaBN again) at each LM
-weight: OUT_lmw<weight> holds `UTT WORDS` lines, OUT.json the choices and the criteria.
+weight (LM: DNN_DIR/lm.arpa): OUT_lmw<weight> holds `UTT WORDS` lines, OUT.json the
+choices and the criteria.
 A hybrid gives no likelihood of x, so this stands in for Kaldi's maximum-likelihood warp.
 """
 
