@@ -6,13 +6,15 @@
 #
 # CORPUS holds train/, test/ and lexicon.txt (wav.scp paths relative to CORPUS, as in
 # ../shared/data/speech/digits). Every 10th training utterance (C order) is held out as a dev
-# set: the acoustic models are trained on the rest, the LM weight is chosen on dev (never on
-# a test set), then CORPUS/test and every TEST_DIR are decoded. The LM is trained with
+# set (`asr split`; DEV_SPLIT=speaker: all utterances of every 10th speaker): the acoustic
+# models are trained on the rest, the LM weight is chosen on dev (never on a test set), then
+# CORPUS/test and every TEST_DIR are decoded. The LM is trained with
 # `speechlang ngram train` on CORPUS/train/text minus the dev utterances. The last output is
 # one JSON line per (stage, test dir).
 #
-# Settings (environment): EXP (exp/asr/NAME), ORDER (3), MONO_ITERS (25), MONO_GAUSS (1000),
-# TRI_ITERS (16), TRI_STATES (500), TRI_GAUSS (4000), LM_WEIGHTS ("4 6 8 10 12 14 16"),
+# Settings (environment): EXP (exp/asr/NAME), DEV_SPLIT (utterance, or speaker), ORDER (3),
+# MONO_ITERS (25), MONO_GAUSS (1000), TRI_ITERS (16), TRI_STATES (500), TRI_GAUSS (4000),
+# LM_WEIGHTS ("4 6 8 10 12 14 16"),
 # LDA_DIM (40: the tri2 stage's --lda-dim), BEAM (160), THREADS (1), FEAT_OPTS (extra
 # `asr features` options, e.g. "--norm-vars" or "--cmvn-frames speech"),
 # DNN_FEAT_OPTS (when set, the dnn and dnn2 stages read their own features, made with these
@@ -66,19 +68,11 @@ timed() {  # run a command; its wall and CPU time and peak memory go to $EXP/log
   else local t0=$SECONDS; "$@"; echo "$((SECONDS - t0)) s wall (no GNU time here)" > "$EXP/log/$name.time"; fi
 }
 
-# 1. dev split (every 10th utterance), absolute audio paths
-log "data: train_nodev / dev split of $CORPUS/train"
-for part in train_nodev dev; do
-  d="$EXP/data/$part"; mkdir -p "$d"
-  if [ "$part" = dev ]; then sel='NR % 10 == 0'; else sel='NR % 10 != 0'; fi
-  awk "$sel" "$CORPUS/train/utt2spk" > "$d/utt2spk"
-  for f in text wav.scp; do
-    awk -v root="$CORPUS" 'NR == FNR { keep[$1] = 1; next }
-      ($1 in keep) { if (FILENAME ~ /wav.scp$/ && $2 !~ /^\//) $2 = root "/" $2; print }' \
-      "$d/utt2spk" "$CORPUS/train/$f" > "$d/$f"
-  done
-  $SL asr validate "$d" --fix --no-audio >&2
-done
+# 1. dev split (every 10th utterance, or every 10th speaker), absolute audio paths
+DEV_SPLIT=${DEV_SPLIT:-utterance}
+log "data: train_nodev / dev split of $CORPUS/train (every 10th $DEV_SPLIT)"
+$SL asr split "$CORPUS/train" "$EXP/data/train_nodev" "$EXP/data/dev" --every 10 --by "$DEV_SPLIT" --json \
+  > "$EXP/log/split.json"
 
 # 2. features
 STAGES=${STAGES:-"mono tri tri2 sat dnn dnn_adabn dnn_mmi dnn_mmi_adabn"}

@@ -79,6 +79,42 @@ def validate(
 
 
 @app.command()
+def split(
+    data_dir: DirArg,
+    kept_dir: Annotated[Path, typer.Argument(readable=False, help="data dir to write: the rest")],
+    held_dir: Annotated[Path, typer.Argument(readable=False, help="data dir to write: the held-out part")],
+    every: Annotated[int, typer.Option("--every", help="hold out every N-th utterance or speaker")] = 10,
+    by: Annotated[str, typer.Option("--by", help="utterance, or speaker: hold out whole speakers")] = "utterance",
+    json_out: Json = False,
+) -> None:
+    """Split a data dir in two, e.g. a dev set held out of train (every N-th utterance or speaker,
+    C order); audio paths become absolute, wav.scp keeps the files each part uses.
+
+    \b
+    Example: speechlang asr split data/train data/train_nodev data/dev --every 10 --by speaker
+    """
+    from speechlang.asr.datadir import read_datadir, split_datadir, subset_datadir, write_datadir
+    from speechlang.errors import ConfigError
+
+    d = read_datadir(data_dir)
+    parts = dict(zip((kept_dir, held_dir), split_datadir(d, every, by), strict=True))
+    for out in parts:
+        if out.exists() and (out.samefile(data_dir) or not out.is_dir()):
+            raise ConfigError(f"{out}: must be a new or existing directory other than {data_dir}")
+    for out, utts in parts.items():
+        out.mkdir(parents=True, exist_ok=True)
+        sub = subset_datadir(d, utts, out)
+        write_datadir(sub, out)
+        if sub.segments is None:
+            (out / "segments").unlink(missing_ok=True)  # from an earlier split of another dir
+    _report({"data_dir": str(data_dir), "by": by, "every": every,
+             **{name: {"dir": str(out), "utterances": len(utts),
+                       "speakers": len({d.utt2spk[u] for u in utts})}
+                for name, (out, utts) in zip(("kept", "held_out"), parts.items(), strict=True)}},
+            json_out)
+
+
+@app.command()
 def features(
     data_dir: DirArg,
     out_dir: Annotated[Path, typer.Argument(readable=False, help="feature dir to write")],

@@ -1,6 +1,8 @@
 """Kaldi data directories: reader, writer and validator (the only code that parses them).
 
     d = read_datadir("data/train"); problems = validate_datadir("data/train")
+    kept, held = split_datadir(d, every=10, by="speaker")
+    write_datadir(subset_datadir(d, held, "data/dev"), "data/dev")
 
 A data dir holds, one record per line, key first, sorted in C order (`LC_ALL=C sort`):
 
@@ -21,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from speechlang.errors import DataError, FormatError
+from speechlang.errors import ConfigError, DataError, FormatError
 from speechlang.io import atomic_output, iter_lines
 
 FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "segments")
@@ -254,6 +256,42 @@ def fix_datadir(path: str | os.PathLike) -> list[str]:
     if not any("missing (a data dir needs" in m for m in problems):
         write_datadir(d, path)
     return validate_datadir(path)
+
+
+def subset_datadir(d: DataDir, utts: list[str], path: str | os.PathLike) -> DataDir:
+    """The utterances `utts` of `d` as a data dir at `path` (not written), audio paths absolute
+    and wav.scp limited to the files they use (Kaldi's utils/subset_data_dir.sh)."""
+    keep = set(utts)
+    out = DataDir(Path(path), utt2spk={u: s for u, s in d.utt2spk.items() if u in keep},
+                  text={u: w for u, w in d.text.items() if u in keep})
+    if d.segments is not None:
+        out.segments = {u: s for u, s in d.segments.items() if u in keep}
+        keys = {s.recording for s in out.segments.values()}
+    else:
+        keys = keep
+    out.wav = {k: str(d.audio_path(k).resolve()) for k in d.wav if k in keys}
+    return out
+
+
+def split_datadir(d: DataDir, every: int, by: str = "utterance") -> tuple[list[str], list[str]]:
+    """(kept, held out) utterance lists: the held-out set is every `every`-th utterance (by=
+    "utterance") or all utterances of every `every`-th speaker (by="speaker"), counted from 1
+    in C order (Kaldi's utils/subset_data_dir_tr_cv.sh, with a fixed stride instead of a
+    random draw)."""
+    if every < 2:
+        raise ConfigError(f"--every must be >= 2, got {every}")
+    if by == "utterance":
+        units = [[u] for u in d.utts]
+    elif by == "speaker":
+        units = list(d.spk2utt().values())
+    else:
+        raise ConfigError(f"--by must be utterance or speaker, got {by!r}")
+    if len(units) < every:
+        raise DataError(f"{d.path}: {len(units)} {by}(s), fewer than --every {every}: nothing to "
+                        "hold out")
+    kept = [u for i, unit in enumerate(units, 1) if i % every for u in unit]
+    held = [u for i, unit in enumerate(units, 1) if not i % every for u in unit]
+    return kept, held
 
 
 def read_table(path: str | os.PathLike, min_fields: int = 2) -> dict[str, list[str]]:

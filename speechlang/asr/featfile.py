@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speechlang.asr.datadir import DataDir, read_datadir, write_datadir
+from speechlang.asr.datadir import DataDir, read_datadir, subset_datadir, write_datadir
 from speechlang.errors import DataError, FormatError
 from speechlang.io import atomic_output, iter_lines, load_npy
 
@@ -98,15 +98,7 @@ def write_feats(out_dir: Path, d: DataDir, utts: list[str], feats: list[np.ndarr
                 config: dict) -> None:
     """Write a complete feature dir into `out_dir` (an existing, empty directory)."""
     dim = feats[0].shape[1]
-    kept = set(utts)
-    copy = DataDir(out_dir, {}, {u: d.text[u] for u in utts}, {u: d.utt2spk[u] for u in utts})
-    if d.segments is not None:
-        copy.segments = {u: d.segments[u] for u in utts}
-        recs = {s.recording for s in copy.segments.values()}
-        copy.wav = {r: str(d.audio_path(r).resolve()) for r in recs}
-    else:
-        copy.wav = {u: str(d.audio_path(u).resolve()) for u in d.wav if u in kept}
-    write_datadir(copy, out_dir)
+    write_datadir(subset_datadir(d, utts, out_dir), out_dir)
     starts = np.cumsum([0] + [f.shape[0] for f in feats])
     with atomic_output(out_dir / "feats.npy", "wb") as f:
         np.save(f, np.concatenate(feats, axis=0).astype(np.float32) if feats else

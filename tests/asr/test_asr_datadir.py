@@ -153,3 +153,58 @@ def test_decode_bad_inputs(cli, tones_feats, tmp_path):
     _one_line_error(r, "tree.json")
     r = cli("asr", "align", tmp_path / "nofeats", tmp_path / "m", tmp_path / "ali")
     _one_line_error(r, "nofeats")
+
+
+def _spk_dir(tmp_path: Path, n_spk: int, n_utt: int, segments: bool = False) -> Path:
+    """n_spk speakers s00.. with n_utt utterances each; with segments, one recording per speaker."""
+    utts = [(f"s{s:02d}", f"s{s:02d}-{u}") for s in range(n_spk) for u in range(n_utt)]
+    files = {"text": "".join(f"{u} w{i}\n" for i, (_, u) in enumerate(utts)),
+             "utt2spk": "".join(f"{u} {s}\n" for s, u in utts)}
+    if segments:
+        files["segments"] = "".join(f"{u} rec-{s} {i}.5 {i}.9\n" for i, (s, u) in enumerate(utts))
+        files["wav_scp"] = "".join(f"rec-s{s:02d} audio/rec-s{s:02d}.flac\n" for s in range(n_spk))
+    else:
+        files["wav_scp"] = "".join(f"{u} audio/{u}.flac\n" for _, u in utts)
+    return _write(tmp_path / "corpus" / "train", **files)
+
+
+def test_split_by_utterance_and_by_speaker(tmp_path):
+    from speechlang.asr.datadir import split_datadir
+    d = read_datadir(_spk_dir(tmp_path, n_spk=7, n_utt=3))
+    kept, held = split_datadir(d, every=4)
+    assert held == d.utts[3::4] and sorted(kept + held) == d.utts
+    kept, held = split_datadir(d, every=3, by="speaker")
+    assert held == ["s02-0", "s02-1", "s02-2", "s05-0", "s05-1", "s05-2"]
+    assert sorted(kept + held) == d.utts and not {u[:3] for u in kept} & {u[:3] for u in held}
+
+
+def test_split_cli_writes_two_valid_dirs_with_absolute_paths_and_segments(cli, tmp_path):
+    src = _spk_dir(tmp_path, n_spk=4, n_utt=2, segments=True)
+    (src.parent / "audio").mkdir()
+    for s in range(4):  # relative paths resolve against the corpus root when the file is there
+        (src.parent / "audio" / f"rec-s{s:02d}.flac").touch()
+    r = cli("asr", "split", src, tmp_path / "tr", tmp_path / "dev", "--every", "2", "--by", "speaker",
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    for part, spks in (("tr", ("s00", "s02")), ("dev", ("s01", "s03"))):
+        assert validate_datadir(tmp_path / part, check_audio=False) == []
+        d = read_datadir(tmp_path / part)
+        assert sorted({d.utt2spk[u] for u in d.utts}) == list(spks)
+        assert sorted(d.wav) == [f"rec-{s}" for s in spks]  # only the recordings it uses
+        for rec, path in d.wav.items():
+            assert path == str((src.parent / "audio" / f"{rec}.flac").resolve())
+        orig = read_datadir(src)
+        assert all(d.segments[u] == orig.segments[u] and d.text[u] == orig.text[u] for u in d.utts)
+
+
+def test_split_bad_input(cli, tmp_path):
+    src = _spk_dir(tmp_path, n_spk=3, n_utt=2)
+    _one_line_error(cli("asr", "split", src, tmp_path / "a", tmp_path / "b", "--every", "4", "--by",
+                        "speaker"), "3 speaker(s)", "nothing to hold out")
+    _one_line_error(cli("asr", "split", src, tmp_path / "a", tmp_path / "b", "--every", "1"), "--every")
+    _one_line_error(cli("asr", "split", src, tmp_path / "a", tmp_path / "b", "--by", "recording"),
+                    "--by")
+    _one_line_error(cli("asr", "split", src, tmp_path / "a", src, "--every", "2"), "other than")
+    _one_line_error(cli("asr", "split", tmp_path / "none", tmp_path / "a", tmp_path / "b"),
+                    "no such data directory")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

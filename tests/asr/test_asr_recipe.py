@@ -1,6 +1,6 @@
-"""bench/asr.sh, the whole recipe (every default stage), on a copy of the tones corpus with an
-extra test dir: its last output is one JSON line per (stage, test dir), the dev split is cut
-from train, and the LM weights come from the grid."""
+"""bench/asr.sh, the whole recipe (every default stage), on a copy of the tones corpus (its
+train dir as segments of recordings) with an extra test dir: its last output is one JSON line
+per (stage, test dir), the dev split is cut from train, and the LM weights come from the grid."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ pytestmark = [pytest.mark.slow,
 def test_recipe_reports_every_stage_for_every_test_dir(tmp_path):
     corpus = tmp_path / "tones"
     shutil.copytree(ROOT / "tests" / "fixtures" / "asr" / "tones", corpus)
+    train = corpus / "train"  # as segments of recordings (wav.scp keyed by recording id)
+    rows = [line.split() for line in (train / "wav.scp").read_text().splitlines()]
+    (train / "wav.scp").write_text("".join(f"rec-{u} {p}\n" for u, p in rows))
+    (train / "segments").write_text("".join(f"{u} rec-{u} 0 -1\n" for u, _ in rows))
     extra = tmp_path / "more_test"  # a test dir elsewhere, its audio paths absolute
     extra.mkdir()
     for f in ("text", "utt2spk", "spk2utt"):
