@@ -96,6 +96,8 @@ def split(
     from speechlang.asr.datadir import read_datadir, split_datadir, subset_datadir, write_datadir
     from speechlang.errors import ConfigError
 
+    if kept_dir.resolve() == held_dir.resolve():
+        raise ConfigError(f"{kept_dir}: the kept and the held-out dir must differ")
     d = read_datadir(data_dir)
     parts = dict(zip((kept_dir, held_dir), split_datadir(d, every, by), strict=True))
     for out in parts:

@@ -3,6 +3,7 @@ exit 1, no output left behind."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -186,6 +187,8 @@ def test_split_cli_writes_two_valid_dirs_with_absolute_paths_and_segments(cli, t
     r = cli("asr", "split", src, tmp_path / "tr", tmp_path / "dev", "--every", "2", "--by", "speaker",
             "--json")
     assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert (rec["kept"]["utterances"], rec["held_out"]["utterances"], rec["held_out"]["speakers"]) == (4, 4, 2)
     for part, spks in (("tr", ("s00", "s02")), ("dev", ("s01", "s03"))):
         assert validate_datadir(tmp_path / part, check_audio=False) == []
         d = read_datadir(tmp_path / part)
@@ -205,6 +208,7 @@ def test_split_bad_input(cli, tmp_path):
     _one_line_error(cli("asr", "split", src, tmp_path / "a", tmp_path / "b", "--by", "recording"),
                     "--by")
     _one_line_error(cli("asr", "split", src, tmp_path / "a", src, "--every", "2"), "other than")
+    _one_line_error(cli("asr", "split", src, tmp_path / "a", tmp_path / "a", "--every", "2"), "must differ")
     _one_line_error(cli("asr", "split", tmp_path / "none", tmp_path / "a", tmp_path / "b"),
                     "no such data directory")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
