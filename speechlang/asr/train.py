@@ -7,8 +7,9 @@ Monophones (Kaldi's train_mono.sh): every pdf starts as one Gaussian with the gl
 and variance; the first statistics come from an equal alignment (the frames divided evenly
 among the states of SIL, the words' first pronunciations, SIL); then each iteration
 realigns (Viterbi, or forward-backward with --baum-welch), re-estimates weights, means,
-variances (floored at var_floor times the global variance) and self-loop probabilities, and
-splits Gaussians until the total reaches the target (linearly over the first iterations).
+variances (floored at var_floor times the global variance, and at MIN_VARIANCE) and
+self-loop probabilities, and splits Gaussians until the total reaches the target (linearly
+over the first iterations).
 Triphones (train_deltas.sh): decision-tree tying of word-internal triphone states on the
 monophone alignments, one Gaussian per leaf from the tree statistics, then Viterbi
 iterations with realignment and splitting up to --gaussians. With --lda-dim (Kaldi's
@@ -44,6 +45,7 @@ from speechlang.errors import ConfigError, DataError
 from speechlang.io import check_writable
 
 NUM_STATES = 3
+MIN_VARIANCE = 1e-3  # absolute variance floor (Kaldi's --min-variance): a constant dimension is no error
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class TriConfig:
 
 
 def _global_stats(feats: FeatureArchive | ModelFeatures) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance (D,) over all frames."""
+    """Mean and variance (D,) over all frames, the variance at least MIN_VARIANCE."""
     archive = feats if isinstance(feats, FeatureArchive) else feats.feats
     if archive.data.shape[0] == 0:
         raise DataError(f"{archive.path}: no frames")
@@ -119,7 +121,12 @@ def _global_stats(feats: FeatureArchive | ModelFeatures) -> tuple[np.ndarray, np
         data = np.asarray(feats.data, dtype=np.float64)
     else:
         data = np.concatenate([feats[u] for u in feats.utts()]).astype(np.float64)
-    return data.mean(0), data.var(0)
+    return data.mean(0), np.maximum(data.var(0), MIN_VARIANCE)
+
+
+def _var_floor(var: np.ndarray, frac: float) -> np.ndarray:
+    """Variance floor (D,): `frac` times the global variance `var`, at least MIN_VARIANCE."""
+    return np.maximum(frac * var, MIN_VARIANCE)
 
 
 def _loop_from_counts(occ: np.ndarray, visits: np.ndarray, old: np.ndarray) -> np.ndarray:
@@ -231,7 +238,7 @@ def train_mono(feat_dir, lexicon_path, out_dir, cfg: MonoConfig) -> dict:
     lex = read_lexicon(lexicon_path)
     text = map_transcripts(feats.datadir().text, lex, cfg.oov_word, f"{feat_dir}/text")
     mean, var = _global_stats(feats)
-    floor = cfg.var_floor * var
+    floor = _var_floor(var, cfg.var_floor)
     p_n = len(lex.phones)
     tree = mono_tree(p_n, NUM_STATES)
     loop = np.full((p_n, NUM_STATES), 0.75)
@@ -320,7 +327,7 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
         transform, lda_info = _estimate_lda(raw, alis, sil, cfg)
         feats = ModelFeatures(raw, transform)
     mean, var = _global_stats(feats)
-    floor = cfg.var_floor * var
+    floor = _var_floor(var, cfg.var_floor)
     t0 = time.perf_counter()
     stats = tree_stats(feats, alis)
     if cfg.questions:
@@ -360,7 +367,7 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
         if cfg.lda_dim and it in cfg.mllt_iters:
             mllt.append(_update_mllt(model, feats, fixed, sil, it))
             _, var = _global_stats(feats)
-            floor = cfg.var_floor * var
+            floor = _var_floor(var, cfg.var_floor)
         if it % cfg.realign_every == 0 and it > 0:
             st, occ, visits, failed = _viterbi_pass(model, feats, text, cfg.sil_prob,
                                                     collect=fixed)
@@ -443,7 +450,7 @@ def train_sat(feat_dir, ali_dir, out_dir, cfg: SatConfig, si_dir=None) -> dict:
     utt2spk = feats.datadir().utt2spk
     base = ModelFeatures(feats, model.transform)  # the space the transforms act in
     _, var = _global_stats(base)
-    floor = cfg.var_floor * var
+    floor = _var_floor(var, cfg.var_floor)
     sil = lex.phone_id[lex.silence]
     fcfg = FmllrConfig(iters=cfg.fmllr_sweeps, min_count=cfg.min_count, sil_weight=cfg.sil_weight)
     model.kind = "sat"

@@ -117,3 +117,20 @@ def test_baum_welch_training_recognises_too(cli, exp, tmp_path):
     assert r.exit_code == 0, r.stderr
     r = cli("asr", "score", TONES / "test" / "text", tmp_path / "hyp", "--json")
     assert json.loads(r.stdout)["wer"] <= 12.5
+
+
+def test_a_constant_feature_dimension_is_floored_not_fatal(cli, exp, tmp_path):
+    """A dimension with zero variance (e.g. fbank bins above the band of upsampled 8 kHz audio,
+    without dither) gets the absolute variance floor (Kaldi's --min-variance) and is ignored."""
+    import shutil
+    for part in ("ftrain", "ftest"):
+        shutil.copytree(exp / part, tmp_path / part)
+        f = np.load(tmp_path / part / "feats.npy")
+        f[:, 0] = 0.0
+        np.save(tmp_path / part / "feats.npy", f)
+    r = cli("asr", "train-mono", tmp_path / "ftrain", TONES / "lexicon.txt", tmp_path / "mono",
+            "--iters", 8, "--gaussians", 40)
+    assert r.exit_code == 0, r.stderr
+    assert np.load(tmp_path / "mono" / "gmm.npz")["vars"][:, 0].min() > 0
+    rec = _wer(cli, tmp_path, "mono", TONES / "lm.arpa", "--lm-weight", "5")
+    assert rec["wer"] <= 6.25, rec
