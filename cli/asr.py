@@ -88,27 +88,26 @@ def split(
     json_out: Json = False,
 ) -> None:
     """Split a data dir in two, e.g. a dev set held out of train (every N-th utterance or speaker,
-    C order); audio paths become absolute, wav.scp keeps the files each part uses.
+    C order); audio paths become absolute, wav.scp keeps the files each part uses. Each output
+    dir is built aside and replaces an existing one only when complete.
 
     \b
     Example: speechlang asr split data/train data/train_nodev data/dev --every 10 --by speaker
     """
     from speechlang.asr.datadir import read_datadir, split_datadir, subset_datadir, write_datadir
     from speechlang.errors import ConfigError
+    from speechlang.io import atomic_dir
 
     if kept_dir.resolve() == held_dir.resolve():
         raise ConfigError(f"{kept_dir}: the kept and the held-out dir must differ")
     d = read_datadir(data_dir)
     parts = dict(zip((kept_dir, held_dir), split_datadir(d, every, by), strict=True))
     for out in parts:
-        if out.exists() and (out.samefile(data_dir) or not out.is_dir()):
-            raise ConfigError(f"{out}: must be a new or existing directory other than {data_dir}")
-    for out, utts in parts.items():
-        out.mkdir(parents=True, exist_ok=True)
-        sub = subset_datadir(d, utts, out)
-        write_datadir(sub, out)
-        if sub.segments is None:
-            (out / "segments").unlink(missing_ok=True)  # from an earlier split of another dir
+        if out.exists() and out.samefile(data_dir):
+            raise ConfigError(f"{out}: the output dirs must differ from {data_dir}")
+    with atomic_dir(kept_dir) as tmp_kept, atomic_dir(held_dir) as tmp_held:
+        for tmp, (out, utts) in zip((tmp_kept, tmp_held), parts.items(), strict=True):
+            write_datadir(subset_datadir(d, utts, out), tmp)
     _report({"data_dir": str(data_dir), "by": by, "every": every,
              **{name: {"dir": str(out), "utterances": len(utts),
                        "speakers": len({d.utt2spk[u] for u in utts})}

@@ -58,6 +58,7 @@ COMMANDS: dict[str, list[str]] = {
     "w2v analogy": ["the", "of", "and", "-v", "{vectors}"],
     "w2v eval": ["-v", "{vectors}", "--analogies", "{analogies}", "--similarity", "{similarity}"],
     "asr validate": ["{datadir}"],
+    "asr split": ["{datadir}", "{out:dir}", "{out:dir}", "--every", "2"],
     "asr features": ["{datadir}", "{out:dir}"],
     "asr train-mono": ["{feats}", "{lexicon}", "{out:dir}", "--iters", "1", "--gaussians", "8"],
     "asr align": ["{feats}", "{mono}", "{out:dir}"],

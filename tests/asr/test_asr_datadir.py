@@ -207,7 +207,7 @@ def test_split_bad_input(cli, tmp_path):
     _one_line_error(cli("asr", "split", src, tmp_path / "a", tmp_path / "b", "--every", "1"), "--every")
     _one_line_error(cli("asr", "split", src, tmp_path / "a", tmp_path / "b", "--by", "recording"),
                     "--by")
-    _one_line_error(cli("asr", "split", src, tmp_path / "a", src, "--every", "2"), "other than")
+    _one_line_error(cli("asr", "split", src, tmp_path / "a", src, "--every", "2"), "must differ")
     _one_line_error(cli("asr", "split", src, tmp_path / "a", tmp_path / "a", "--every", "2"), "must differ")
     _one_line_error(cli("asr", "split", tmp_path / "none", tmp_path / "a", tmp_path / "b"),
                     "no such data directory")
