@@ -45,7 +45,7 @@ from speechlang.errors import ConfigError, DataError
 from speechlang.io import check_writable
 
 NUM_STATES = 3
-MIN_VARIANCE = 1e-3  # absolute variance floor (Kaldi's --min-variance): a constant dimension is no error
+MIN_VARIANCE = 1e-6  # absolute variance floor, far below the relative one: a constant dimension is no error
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def test_baum_welch_training_recognises_too(cli, exp, tmp_path):
 
 def test_a_constant_feature_dimension_is_floored_not_fatal(cli, exp, tmp_path):
     """A dimension with zero variance (e.g. fbank bins above the band of upsampled 8 kHz audio,
-    without dither) gets the absolute variance floor (Kaldi's --min-variance) and is ignored."""
+    without dither) gets the absolute variance floor and does not stop training."""
     import shutil
     for part in ("ftrain", "ftest"):
         shutil.copytree(exp / part, tmp_path / part)
