@@ -42,7 +42,9 @@
 # MMI_OPTS (`asr train-dnn --objective mmi` options of the *_mmi stages; "--epochs 2 --lr 1e-4
 # --mmi-scale 0.25": the scale chosen on fillets-cs dev over 1 and 0.5),
 # ALI (tri: the GMM, tri or tri2, whose alignments and tree the sat and dnn stages use),
-# SL (.venv/bin/speechlang). Steps whose output exists in EXP
+# OOV_WORD (a lexicon word that training transcript words missing from the lexicon are
+# mapped to, `--oov-word`; default: such words are an error), SL (.venv/bin/speechlang).
+# Steps whose output exists in EXP
 # (features, models) are skipped, so a rerun with other LM_WEIGHTS only decodes; remove EXP
 # to start over.
 set -euo pipefail
@@ -122,22 +124,23 @@ best_weight() {  # model [extra decode options, tag]: the LM weight with the low
 }
 
 # 5. monophones, alignment, triphones
+OOV=(); [ -z "${OOV_WORD:-}" ] || OOV=(--oov-word "$OOV_WORD")  # for every command that reads transcripts
 [ -f "$EXP/mono/model.json" ] || { log "train-mono"
-timed train_mono $SL asr train-mono "$EXP/feats/train_nodev" "$CORPUS/lexicon.txt" "$EXP/mono" \
+timed train_mono $SL asr train-mono "$EXP/feats/train_nodev" "$CORPUS/lexicon.txt" "$EXP/mono" ${OOV[@]+"${OOV[@]}"} \
   --iters "$MONO_ITERS" --gaussians "$MONO_GAUSS" --threads "$THREADS" --json > "$EXP/log/mono.json" 2> "$EXP/log/mono.log"; }
 [ -f "$EXP/mono_ali/ali.json" ] || { log "align"
-timed align $SL asr align "$EXP/feats/train_nodev" "$EXP/mono" "$EXP/mono_ali" --threads "$THREADS" --json \
-  > "$EXP/log/align.json"; }
+timed align $SL asr align "$EXP/feats/train_nodev" "$EXP/mono" "$EXP/mono_ali" ${OOV[@]+"${OOV[@]}"} --threads "$THREADS" \
+  --json > "$EXP/log/align.json"; }
 [ -f "$EXP/tri/model.json" ] || { log "train-tri"
 timed train_tri $SL asr train-tri "$EXP/feats/train_nodev" "$EXP/mono_ali" "$EXP/tri" --states "$TRI_STATES" \
-  --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" --threads "$THREADS" --json > "$EXP/log/tri.json" 2> "$EXP/log/tri.log"; }
+  --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" ${OOV[@]+"${OOV[@]}"} --threads "$THREADS" --json > "$EXP/log/tri.json" 2> "$EXP/log/tri.log"; }
 
 ALI=${ALI:-tri}
 [[ "$ALI" == tri || "$ALI" == tri2 ]] || { echo "bench/asr.sh: ALI=$ALI: use tri or tri2" >&2; exit 2; }
 align_gmm() {  # tri | tri2: its alignments of the training features in EXP/<model>_ali
   [ -f "$EXP/$1_ali/ali.json" ] || { log "align with $1"
-  timed "align_$1" $SL asr align "$EXP/feats/train_nodev" "$EXP/$1" "$EXP/$1_ali" --threads "$THREADS" --json \
-    > "$EXP/log/align_$1.json"; }
+  timed "align_$1" $SL asr align "$EXP/feats/train_nodev" "$EXP/$1" "$EXP/$1_ali" ${OOV[@]+"${OOV[@]}"} --threads "$THREADS" \
+    --json > "$EXP/log/align_$1.json"; }
 }
 
 # 6. LDA+MLLT triphones (Kaldi's tri2b): spliced statics projected by LDA, MLLT; tree rebuilt
@@ -147,7 +150,7 @@ if [[ " $STAGES " == *" tri2 "* || "$ALI" == tri2 ]]; then
   align_gmm tri
   [ -f "$EXP/tri2/model.json" ] || { log "train-tri --lda-dim $LDA_DIM (tri2)"
   timed train_tri2 $SL asr train-tri "$EXP/feats/train_nodev" "$EXP/tri_ali" "$EXP/tri2" --states "$TRI_STATES" \
-    --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" --lda-dim "$LDA_DIM" --threads "$THREADS" --json \
+    --gaussians "$TRI_GAUSS" --iters "$TRI_ITERS" --lda-dim "$LDA_DIM" ${OOV[@]+"${OOV[@]}"} --threads "$THREADS" --json \
     > "$EXP/log/tri2.json" 2> "$EXP/log/tri2.log"; }
 fi
 
@@ -158,7 +161,7 @@ if [[ " $STAGES " == *" sat"[\ _]* || " $STAGES " == *" dnn_fmllr"[\ _]* ]]; the
   align_gmm "$ALI"
   [ -f "$EXP/sat/model.json" ] || { log "train-sat"
   timed train_sat $SL asr train-sat "$EXP/feats/train_nodev" "$EXP/${ALI}_ali" "$EXP/sat" --si-model "$EXP/$ALI" \
-    --threads "$THREADS" $SAT_OPTS --json > "$EXP/log/sat.json" 2> "$EXP/log/sat.log"; }
+    ${OOV[@]+"${OOV[@]}"} --threads "$THREADS" $SAT_OPTS --json > "$EXP/log/sat.json" 2> "$EXP/log/sat.log"; }
 fi
 
 # 7. hybrid DNN on the $ALI alignments (its tied states), also trained on VTLN-warped
@@ -184,7 +187,7 @@ if [[ "$STAGES" == *dnn* ]]; then
     if [ -n "$DSFX" ]; then feat "$EXP/data/train_nodev" "train_nodev${DSFX}_sp$f" "--speed $f $DNN_FEAT_OPTS"; fi
     [ -f "$EXP/${ALI}_ali_sp$f/ali.json" ] || { log "align speed $f with $ALI"
     timed "align_${ALI}_sp$f" $SL asr align "$EXP/feats/train_nodev_sp$f" "$EXP/$ALI" "$EXP/${ALI}_ali_sp$f" \
-      --threads "$THREADS" --json > "$EXP/log/align_${ALI}_sp$f.json"; }
+      ${OOV[@]+"${OOV[@]}"} --threads "$THREADS" --json > "$EXP/log/align_${ALI}_sp$f.json"; }
     EXTRA+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_sp$f" --extra-ali "$EXP/${ALI}_ali_sp$f")
   done
 fi
@@ -194,7 +197,7 @@ for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN ali
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/${ALI}_ali" "$EXP/$ALI" "$EXP/$d" \
     --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $SPEC_AUG $DNN_OPTS \
-    $([ $d = dnn2 ] && echo --realign) --json \
+    $([ $d = dnn2 ] && echo --realign) ${OOV[@]+"${OOV[@]}"} --json \
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
 done
 

@@ -466,6 +466,7 @@ def train_dnn(
     device: Device = "auto",
     realign: Annotated[bool, typer.Option("--realign", help="then realign with the DNN and "
                                           "train a second network on those alignments")] = False,
+    oov_word: OovWord = None,
     fmllr: Annotated[bool, typer.Option("--fmllr", help="train on FEATS adapted by GMM_MODEL's "
                                         "per-speaker fMLLR transforms (a train-sat dir); decode "
                                         "with --fmllr")] = False,
@@ -517,7 +518,7 @@ def train_dnn(
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()),
-              tuple(extra_ali or ()))
+              tuple(extra_ali or ()), oov_word)
     if rec:
         _report(rec, json_out)
 

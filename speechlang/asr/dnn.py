@@ -500,7 +500,7 @@ def realign_dir(dnn: DNNModel, feat_dir, out_dir, sil_prob: float = 0.5,
 
 def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainConfig,
               resume: bool = False, lm: str | os.PathLike | None = None,
-              extra_feats: tuple = (), extra_ali: tuple = ()) -> dict:
+              extra_feats: tuple = (), extra_ali: tuple = (), oov_word: str | None = None) -> dict:
     """Train the network on the alignment's pdf ids; write a DNN model dir (see module doc).
     `extra_feats`: more feature dirs of the same utterances (augmentation), trained on with
     the same alignment (same frame counts: e.g. VTLN-warped copies, `asr features
@@ -508,13 +508,18 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
     (e.g. speed-perturbed copies, `asr features --speed`, aligned by `asr align`; utterances
     it lacks are left out). Held-out utterances are left out of every view; the held-out
     frame accuracy uses `feat_dir` alone.
-    With cfg.realign: then realign `feat_dir` with it (OUT/realign_ali) and train a second
-    network (checkpoints in OUT/ckpt2) on those alignments, which replaces the first."""
+    With cfg.realign: then realign `feat_dir` with it (OUT/realign_ali; transcript words
+    missing from the lexicon mapped to `oov_word`) and train a second network (checkpoints in
+    OUT/ckpt2) on those alignments, which replaces the first."""
     if extra_ali and len(extra_ali) != len(extra_feats):
         raise ConfigError(f"{len(extra_ali)} --extra-ali for {len(extra_feats)} --extra-feats: "
                           "give one alignment per extra feature dir (ALI for those it fits)")
     if extra_ali and cfg.realign:
         raise ConfigError("--realign realigns FEATS only: it cannot be combined with --extra-ali")
+    if cfg.realign:  # words missing from the lexicon: an error now, not after the first pass
+        from speechlang.asr.lexicon import map_transcripts
+        map_transcripts(read_feats(feat_dir).datadir().text, read_model(gmm_dir).lexicon, oov_word,
+                        f"{feat_dir}/text")
     if cfg.init:  # the network's shape comes from the model it starts from
         m = read_dnn(cfg.init).meta
         if bool(m.get("fmllr")) != cfg.fmllr:
@@ -528,7 +533,7 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
         return rec
     out = Path(out_dir)
     log.info("realigning the training data with the DNN")
-    ali2 = realign_dir(read_dnn(out), feat_dir, out / "realign_ali")
+    ali2 = realign_dir(read_dnn(out), feat_dir, out / "realign_ali", oov_word=oov_word)
     old, new = read_alignments(ali_dir), read_alignments(out / "realign_ali")
     same = [u for u in new.utts if u in old]
     diff = sum(int((old[u].pdf != new[u].pdf).sum()) for u in same)

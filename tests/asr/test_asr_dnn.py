@@ -641,3 +641,20 @@ def test_dnn_on_other_features_than_its_gmm(cli, run_ok, exp, tmp_path):
     assert not (tmp_path / "hyp2").exists()
     r = cli("asr", "align", tmp_path / "fb_train", exp / "mono", tmp_path / "ali2")  # a GMM on fbank
     assert r.exit_code == 1 and "kind='fbank'" in r.stderr and not (tmp_path / "ali2").exists()
+
+
+def test_realign_maps_words_missing_from_the_lexicon_or_fails_first(cli, exp, tmp_path):
+    feats = tmp_path / "ftrain"
+    shutil.copytree(exp / "ftrain", feats)
+    lines = (feats / "text").read_text().splitlines()
+    utt, *words = lines[0].split()
+    lines[0] = " ".join([utt, "zz", *words[1:]])  # an unknown word where words[0] was said
+    (feats / "text").write_text("\n".join(lines) + "\n")
+    args = ("asr", "train-dnn", feats, exp / "ali", exp / "mono", tmp_path / "d", "--hidden", 16,
+            "--layers", 1, "--epochs", 1, "--realign")
+    r = cli(*args)
+    assert r.exit_code == 1 and "'zz'" in r.stderr and "--oov-word" in r.stderr
+    assert not (tmp_path / "d").exists()  # refused before the first pass
+    r = cli(*args, "--oov-word", words[0], "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["realign"]["utts"] == len(lines)

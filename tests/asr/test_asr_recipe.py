@@ -1,6 +1,7 @@
 """bench/asr.sh, the whole recipe (every default stage), on a copy of the tones corpus (its
-train dir as segments of recordings) with an extra test dir: its last output is one JSON line
-per (stage, test dir), the dev split is cut from train, and the LM weights come from the grid."""
+train dir as segments of recordings, one transcript word missing from the lexicon) with an
+extra test dir: its last output is one JSON line per (stage, test dir), the dev split is cut
+from train, and the LM weights come from the grid."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ def test_recipe_reports_every_stage_for_every_test_dir(tmp_path):
     rows = [line.split() for line in (train / "wav.scp").read_text().splitlines()]
     (train / "wav.scp").write_text("".join(f"rec-{u} {p}\n" for u, p in rows))
     (train / "segments").write_text("".join(f"{u} rec-{u} 0 -1\n" for u, _ in rows))
+    lines = (train / "text").read_text().splitlines()
+    utt, said, *rest = lines[0].split()
+    lines[0] = " ".join([utt, "zz", *rest])  # a word missing from the lexicon, mapped by OOV_WORD
+    (train / "text").write_text("\n".join(lines) + "\n")
     extra = tmp_path / "more_test"  # a test dir elsewhere, its audio paths absolute
     extra.mkdir()
     for f in ("text", "utt2spk", "spk2utt"):
@@ -38,7 +43,8 @@ def test_recipe_reports_every_stage_for_every_test_dir(tmp_path):
                                            (corpus / "test" / "wav.scp").read_text().splitlines())))
     exp = tmp_path / "exp"
     env = {**os.environ, "EXP": str(exp), "SL": str(SL), "LM_WEIGHTS": "4 8",
-           "DNN_OPTS": "--epochs 2", "MMI_OPTS": "--epochs 1 --lr 1e-4 --mmi-scale 0.25"}
+           "DNN_OPTS": "--epochs 2", "MMI_OPTS": "--epochs 1 --lr 1e-4 --mmi-scale 0.25",
+           "OOV_WORD": said}
     r = subprocess.run(["bash", str(ROOT / "bench" / "asr.sh"), str(corpus), str(extra)],
                        capture_output=True, text=True, env=env, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
