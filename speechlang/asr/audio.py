@@ -1,20 +1,37 @@
-"""Audio input: read WAV/FLAC/OGG with soundfile, mix to mono, resample (windowed sinc, torch),
-change speed.
+"""Audio input: read WAV/FLAC/OGG with soundfile, from a file or from the output of a command
+(Kaldi's piped wav.scp entries), mix to mono, resample (windowed sinc, torch), change speed.
 
     x = load_audio("a.flac", rate=16000)   # float32 (samples,), in [-1, 1)
+    x = load_audio(Pipe("sox a.sph -t wav -"), rate=16000)
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import struct
+import subprocess
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import soundfile
 import torch
 
+from speechlang import log
 from speechlang.errors import DataError
+
+
+@dataclass(frozen=True)
+class Pipe:
+    """A shell command whose standard output is an audio file (a wav.scp entry `cmd |`). It runs
+    with /bin/sh in the current directory, as Kaldi runs it."""
+
+    command: str
+
+    def __str__(self) -> str:
+        return f"{self.command} |"
 
 
 @lru_cache(maxsize=16)
@@ -58,29 +75,80 @@ def change_speed(x: np.ndarray, rate: int, factor: float) -> np.ndarray:
     return resample(torch.from_numpy(x), round(rate * factor), rate).numpy()
 
 
-def load_audio(path: str | os.PathLike, rate: int, start: float = 0.0, end: float = -1.0,
-               name: str | None = None) -> np.ndarray:
-    """Samples of a file (or of [start, end) seconds of it) as float32 mono at `rate` Hz.
+def _streamed_wav(data: bytes) -> bytes:
+    """A WAV written to a pipe may carry 0 or 0xFFFFFFFF as its RIFF and data sizes (the length
+    was unknown when the header was written): set them from the bytes actually there."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return data
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if cid == b"data":
+            left = len(data) - pos - 8
+            if size == 0 or size > left:
+                out = bytearray(data)
+                struct.pack_into("<I", out, pos + 4, left)
+                struct.pack_into("<I", out, 4, len(data) - 8)
+                return bytes(out)
+            return data
+        pos += 8 + size + (size & 1)
+    return data
+
+
+def _run_pipe(pipe: Pipe, who: str) -> io.BytesIO:
+    """The standard output of the command, as a seekable file."""
+    r = subprocess.run(["/bin/sh", "-c", pipe.command], capture_output=True,
+                       stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        msg = r.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DataError(f"{who}command `{pipe}` failed (exit status {r.returncode})"
+                        + (f": {msg[-1]}" if msg else ""))
+    if not r.stdout:
+        raise DataError(f"{who}command `{pipe}` wrote no audio")
+    return io.BytesIO(_streamed_wav(r.stdout))
+
+
+def read_audio(source: str | os.PathLike | Pipe, start: float = 0.0, end: float = -1.0,
+               name: str | None = None) -> tuple[np.ndarray, int]:
+    """Samples of a file or command output (or of [start, end) seconds of it) as float32 mono at
+    the source's own rate, and that rate (Hz).
 
     Multi-channel audio is averaged to mono. Raises DataError naming `name` (an utterance id)
-    on a missing, unreadable or empty file.
+    on a missing, unreadable or empty source, or a command that fails.
     """
     who = f"{name}: " if name else ""
+    f = _run_pipe(source, who) if isinstance(source, Pipe) else str(source)
     try:
-        info = soundfile.info(str(path))
+        info = soundfile.info(f)
         first = int(round(start * info.samplerate))
         last = -1 if end < 0 else int(round(end * info.samplerate))
-        x, sr = soundfile.read(str(path), dtype="float32", always_2d=True, start=first,
+        if isinstance(f, io.BytesIO):
+            f.seek(0)
+        x, sr = soundfile.read(f, dtype="float32", always_2d=True, start=first,
                                stop=None if last < 0 else last)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-        reason = "no such file" if not os.path.exists(path) else str(e).split("\n")[0]
+        missing = not isinstance(source, Pipe) and not os.path.exists(source)
+        reason = "no such file" if missing else str(e).split("\n")[0]
         reason = reason.split("': ")[-1].rstrip(".")  # drop libsndfile's repeat of the path
-        raise DataError(f"{who}cannot read audio {path}: {reason}") from None
+        what = f"the output of `{source}`" if isinstance(source, Pipe) else str(source)
+        raise DataError(f"{who}cannot read audio {what}: {reason}") from None
     if x.shape[0] == 0:
-        raise DataError(f"{who}audio {path} is empty (0 samples)")
+        raise DataError(f"{who}audio {source} is empty (0 samples)")
     x = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
     if not np.isfinite(x).all():
-        raise DataError(f"{who}audio {path} contains NaN or infinite samples")
-    if sr != rate:
-        x = resample(torch.from_numpy(np.ascontiguousarray(x)), sr, rate).numpy()
-    return np.ascontiguousarray(x, dtype=np.float32)
+        raise DataError(f"{who}audio {source} contains NaN or infinite samples")
+    return np.ascontiguousarray(x, dtype=np.float32), sr
+
+
+def load_audio(source: str | os.PathLike | Pipe, rate: int, start: float = 0.0, end: float = -1.0,
+               name: str | None = None, announced: set[int] | None = None) -> np.ndarray:
+    """read_audio resampled to `rate` Hz: float32 (samples,). A source at another rate gets an
+    info line (with `announced`, once per rate: the rates already reported, updated)."""
+    x, sr = read_audio(source, start, end, name)
+    if sr == rate:
+        return x
+    if announced is None or sr not in announced:
+        log.info(f"{name or source}: audio at {sr} Hz, resampling to {rate} Hz")
+        if announced is not None:
+            announced.add(sr)
+    return np.ascontiguousarray(resample(torch.from_numpy(x), sr, rate).numpy(), dtype=np.float32)

@@ -8,21 +8,26 @@ A data dir holds, one record per line, key first, sorted in C order (`LC_ALL=C s
 
     wav.scp    UTT PATH            (audio file; a relative PATH is resolved against the data
                                     dir, then against its parent, the corpus root holding audio/)
+               UTT COMMAND |       (piped: a shell command writing an audio file to its
+                                    standard output, run in the current directory as in Kaldi)
     text       UTT WORD WORD ...
     utt2spk    UTT SPEAKER
     spk2utt    SPEAKER UTT UTT ...  (derived from utt2spk)
     segments   UTT RECORDING START END   (optional; seconds; then wav.scp is keyed by RECORDING)
 
 As in Kaldi's utils/validate_data_dir.sh, every utterance id must start with its speaker id
-so that both sort orders agree. Piped wav.scp entries (`cmd |`) are not supported.
+so that both sort orders agree.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from speechlang.asr.audio import Pipe
 from speechlang.errors import ConfigError, DataError, FormatError
 from speechlang.io import atomic_output, iter_lines
 
@@ -41,7 +46,7 @@ class DataDir:
     """The content of one data dir. Dicts keep file order; `utts` is the sorted utterance list."""
 
     path: Path
-    wav: dict[str, str] = field(default_factory=dict)  # utt (or recording) -> path as written
+    wav: dict[str, str] = field(default_factory=dict)  # utt (or recording) -> entry as written
     text: dict[str, list[str]] = field(default_factory=dict)
     utt2spk: dict[str, str] = field(default_factory=dict)
     segments: dict[str, Segment] | None = None
@@ -56,16 +61,20 @@ class DataDir:
             out.setdefault(self.utt2spk[u], []).append(u)
         return dict(sorted(out.items(), key=lambda kv: _c_key(kv[0])))
 
-    def audio_path(self, key: str) -> Path:
-        """The audio file of a wav.scp key, relative paths resolved (see the module docstring)."""
-        return resolve_audio_path(self.path, self.wav[key])
+    def audio_source(self, key: str) -> Path | Pipe:
+        """The audio of a wav.scp key: a file, relative paths resolved (see the module
+        docstring), or a command."""
+        entry = self.wav[key]
+        if entry.endswith("|"):
+            return Pipe(entry[:-1].strip())
+        return resolve_audio_path(self.path, entry)
 
-    def source(self, utt: str) -> tuple[Path, float, float]:
-        """(audio file, start s, end s; end -1 = whole file) of an utterance."""
+    def source(self, utt: str) -> tuple[Path | Pipe, float, float]:
+        """(audio file or command, start s, end s; end -1 = whole file) of an utterance."""
         if self.segments is not None:
             seg = self.segments[utt]
-            return self.audio_path(seg.recording), seg.start, seg.end
-        return self.audio_path(utt), 0.0, -1.0
+            return self.audio_source(seg.recording), seg.start, seg.end
+        return self.audio_source(utt), 0.0, -1.0
 
 
 def _c_key(s: str) -> bytes:
@@ -134,12 +143,13 @@ def _load(path: Path, problems: list[str] | None) -> DataDir:
             if problems is not None:
                 _check_sorted_unique(f, tables[name], problems)
     for key, rest, lineno in tables.get("wav.scp", []):
-        if rest[-1] == "|" or rest[0].endswith("|"):
-            msg = f"{path / 'wav.scp'}:{lineno}: piped commands are not supported; give a file path"
+        entry = " ".join(rest)
+        if entry.endswith("|") and not entry[:-1].strip():
+            msg = f"{path / 'wav.scp'}:{lineno}: a piped entry needs a command before the '|'"
             if problems is None:
                 raise FormatError(msg)
             problems.append(msg)
-        d.wav[key] = " ".join(rest)
+        d.wav[key] = entry
     d.text = {k: rest for k, rest, _ in tables.get("text", [])}
     for key, rest, lineno in tables.get("utt2spk", []):
         if len(rest) != 1:
@@ -213,8 +223,12 @@ def _consistency(d: DataDir, check_audio: bool) -> list[str]:
             problems.append(f"{p / 'text'}: utterance {u!r} has an empty transcript")
     if check_audio:
         for key in d.wav:
-            f = d.audio_path(key)
-            if not f.is_file():
+            f = d.audio_source(key)
+            if isinstance(f, Pipe):
+                program = f.command.split()[0] if f.command.split() else ""
+                if re.fullmatch(r"[\w./+-]+", program) and shutil.which(program) is None:
+                    problems.append(f"{p / 'wav.scp'}: {key}: command {program!r} not found")
+            elif not f.is_file():
                 problems.append(f"{p / 'wav.scp'}: {key}: audio file {f} does not exist")
             elif f.stat().st_size == 0:
                 problems.append(f"{p / 'wav.scp'}: {key}: audio file {f} is empty")
@@ -260,7 +274,8 @@ def fix_datadir(path: str | os.PathLike) -> list[str]:
 
 def subset_datadir(d: DataDir, utts: list[str], path: str | os.PathLike) -> DataDir:
     """The utterances `utts` of `d` as a data dir at `path` (not written), audio paths absolute
-    and wav.scp limited to the files they use (Kaldi's utils/subset_data_dir.sh)."""
+    (commands as written) and wav.scp limited to the files they use (Kaldi's
+    utils/subset_data_dir.sh)."""
     keep = set(utts)
     out = DataDir(Path(path), utt2spk={u: s for u, s in d.utt2spk.items() if u in keep},
                   text={u: w for u, w in d.text.items() if u in keep})
@@ -269,7 +284,8 @@ def subset_datadir(d: DataDir, utts: list[str], path: str | os.PathLike) -> Data
         keys = {s.recording for s in out.segments.values()}
     else:
         keys = keep
-    out.wav = {k: str(d.audio_path(k).resolve()) for k in d.wav if k in keys}
+    out.wav = {k: (v if v.endswith("|") else str(resolve_audio_path(d.path, v).resolve()))
+               for k, v in d.wav.items() if k in keys}
     return out
 
 

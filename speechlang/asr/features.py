@@ -21,7 +21,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import torch
 
 from speechlang import log
@@ -348,14 +347,7 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
     for u in d.utts:
         try:
             path, start, end = d.source(u)
-            try:
-                sr = soundfile.info(str(path)).samplerate
-                if sr != cfg.sample_rate and sr not in rates:
-                    rates.add(sr)
-                    log.info(f"{u}: audio at {sr} Hz, resampling to {cfg.sample_rate} Hz")
-            except (soundfile.LibsndfileError, RuntimeError, OSError):
-                pass  # load_audio reports it
-            x = change_speed(load_audio(path, cfg.sample_rate, start, end, name=u),
+            x = change_speed(load_audio(path, cfg.sample_rate, start, end, name=u, announced=rates),
                              cfg.sample_rate, cfg.speed)
             if x.shape[0] < cfg.frame_length:
                 raise DataError(f"{u}: audio {path} is shorter than one frame "

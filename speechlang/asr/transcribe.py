@@ -15,10 +15,8 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import soundfile
 import torch
 
-from speechlang import log
 from speechlang.asr.audio import load_audio
 from speechlang.asr.decoder import DecodeConfig, Hypothesis, build_graph, decode_utterance
 from speechlang.asr.dnn import check_model_dir, read_dnn, require_batchnorm
@@ -46,12 +44,6 @@ class TranscribeConfig:
 
 def file_features(path: str | os.PathLike, cfg: FeatureConfig) -> tuple[np.ndarray, float]:
     """(frames, dim) features of one audio file and its duration in seconds."""
-    try:
-        sr = soundfile.info(str(path)).samplerate
-        if sr != cfg.sample_rate:
-            log.info(f"{path}: audio at {sr} Hz, resampling to {cfg.sample_rate} Hz")
-    except (soundfile.LibsndfileError, RuntimeError, OSError):
-        pass  # load_audio reports it
     x = load_audio(path, cfg.sample_rate)
     if x.shape[0] < cfg.frame_length:
         raise DataError(f"audio {path} is shorter than one frame ({x.shape[0]} samples < "

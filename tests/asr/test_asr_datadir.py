@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ def test_good_dir_validates_and_resolves_paths_against_the_corpus_root(good):
     assert validate_datadir(good) == []
     d = read_datadir(good)
     assert d.utts == ["a-1", "a-2", "b-1"]
-    assert d.audio_path("a-2") == good.parent / "audio" / "a-2.wav"
+    assert d.audio_source("a-2") == good.parent / "audio" / "a-2.wav"
 
 
 def test_every_problem_is_reported(good):
@@ -212,3 +213,84 @@ def test_split_bad_input(cli, tmp_path):
     _one_line_error(cli("asr", "split", tmp_path / "none", tmp_path / "a", tmp_path / "b"),
                     "no such data directory")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+STREAM = """import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+i = data.find(b"data")
+struct.pack_into("<I", data, 4, int(sys.argv[2]))
+struct.pack_into("<I", data, i + 4, int(sys.argv[2]))
+sys.stdout.buffer.write(data)
+"""
+
+
+def _piped(good: Path, tmp_path: Path) -> Path:
+    """The `good` dir with wav.scp as commands: `cat FILE |` for a-1, and for a-2 and b-1 a
+    WAV streamed with unknown length (header sizes 0, and 0xFFFFFFFF)."""
+    script = tmp_path / "stream.py"
+    script.write_text(STREAM)
+    audio = (good.parent / "audio").resolve()
+    d = tmp_path / "piped"
+    shutil.copytree(good, d)
+    (d / "wav.scp").write_text(f"a-1 cat {audio}/a-1.wav |\n"
+                               f"a-2 {sys.executable} {script} {audio}/a-2.wav 0 |\n"
+                               f"b-1 {sys.executable} {script} {audio}/b-1.wav 4294967295|\n")
+    return d
+
+
+def test_piped_wav_scp_entries_give_the_same_features_as_the_files(cli, good, tmp_path):
+    from speechlang.asr.audio import Pipe, read_audio
+    from speechlang.asr.featfile import read_feats
+    piped = _piped(good, tmp_path)
+    assert validate_datadir(piped) == []
+    d = read_datadir(piped)
+    assert isinstance(d.audio_source("a-1"), Pipe) and d.audio_source("a-1").command.startswith("cat ")
+    for u in d.utts:  # what libsndfile alone reads from a size-0 header is 0 samples
+        x, sr = read_audio(d.audio_source(u))
+        ref, _ = read_audio(good.parent / "audio" / f"{u}.wav")
+        assert sr == 16000 and np.array_equal(x, ref)
+    for name, src in (("f_files", good), ("f_piped", piped)):
+        r = cli("asr", "features", src, tmp_path / name)
+        assert r.exit_code == 0, r.stderr
+    a, b = read_feats(tmp_path / "f_files"), read_feats(tmp_path / "f_piped")
+    for u in d.utts:
+        assert np.array_equal(a[u], b[u])
+    assert read_datadir(tmp_path / "f_piped").wav == d.wav  # commands kept as written
+
+
+def test_piped_recording_with_segments(good, tmp_path):
+    from speechlang.asr.audio import read_audio
+    audio = (good.parent / "audio").resolve()
+    d = _write(tmp_path / "seg", wav_scp=f"rec cat {audio}/a-1.wav |\n",
+               segments="a-1 rec 0.05 0.2\na-2 rec 0.1 -1\n", text="a-1 ba\na-2 ko\n",
+               utt2spk="a-1 a\na-2 a\n")
+    dd = read_datadir(d)
+    whole, _ = read_audio(audio / "a-1.wav")
+    x, _ = read_audio(*dd.source("a-1"))
+    assert np.array_equal(x, whole[800:3200])
+    x, _ = read_audio(*dd.source("a-2"))
+    assert np.array_equal(x, whole[1600:])
+
+
+def test_piped_entries_bad_input(cli, good, tmp_path):
+    audio = (good.parent / "audio").resolve()
+    (good / "wav.scp").write_text(f"a-1 cat {audio}/a-1.wav |\n"
+                                  f"a-2 cat {audio}/none.wav |\n"
+                                  f"b-1 no-such-program-xyz {audio}/b-1.wav |\n")
+    problems = validate_datadir(good)
+    assert problems == [f"{good / 'wav.scp'}: b-1: command 'no-such-program-xyz' not found"]
+    r = cli("asr", "features", good, tmp_path / "f", "--on-error", "skip")
+    assert r.exit_code == 1  # under 95% of the utterances readable
+    (good / "wav.scp").write_text(f"a-1 cat {audio}/a-1.wav |\na-2 cat {audio}/none.wav |\n"
+                                  f"b-1 cat {audio}/b-1.wav |\n")
+    _one_line_error(cli("asr", "features", good, tmp_path / "f"), "a-2", "failed (exit status 1)",
+                    "none.wav")
+    (good / "wav.scp").write_text(f"a-1 cat {audio}/a-1.wav |\na-2 true |\nb-1 cat {audio}/b-1.wav |\n")
+    _one_line_error(cli("asr", "features", good, tmp_path / "f"), "a-2", "wrote no audio")
+    (good / "wav.scp").write_text(f"a-1 cat {audio}/a-1.wav |\na-2 echo RIFF |\n"
+                                  f"b-1 cat {audio}/b-1.wav |\n")
+    _one_line_error(cli("asr", "features", good, tmp_path / "f"), "a-2", "cannot read audio the output of")
+    assert not (tmp_path / "f").exists()
+    (good / "wav.scp").write_text(f"a-1 cat {audio}/a-1.wav |\na-2 |\nb-1 cat {audio}/b-1.wav |\n")
+    assert any("wav.scp:2: a piped entry needs a command" in p for p in validate_datadir(good))
+    _one_line_error(cli("asr", "features", good, tmp_path / "f"), "wav.scp:2")
