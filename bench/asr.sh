@@ -53,6 +53,7 @@ cd "$(dirname "$0")/.."
 CORPUS=$(cd "$1" && pwd); shift
 NAME=$(basename "$CORPUS")
 EXP=${EXP:-exp/asr/$NAME}
+[ -n "${SL:-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 SL=${SL:-.venv/bin/speechlang}
 ORDER=${ORDER:-3}
 MONO_ITERS=${MONO_ITERS:-25}; MONO_GAUSS=${MONO_GAUSS:-1000}

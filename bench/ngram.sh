@@ -17,6 +17,7 @@ SCALES=${NGRAM_SCALES:-"1 10"}
 ORDERS=${NGRAM_ORDERS:-"3 5"}
 OUT=bench/out/ngram
 LMPLZ=bench/build/kenlm/build/bin/lmplz
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 PY=.venv/bin/python
 mkdir -p "$OUT/tmp"
 [ -x "$LMPLZ" ] || bash bench/ngram_build_lmplz.sh

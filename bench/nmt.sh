@@ -11,6 +11,7 @@ set -euo pipefail
 DIR=${1:?usage: bench/nmt.sh DIR [TEST_PREFIX...]}
 shift
 cd "$(dirname "$0")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 SL=${SL:-.venv/bin/speechlang}
 ARCH=${NMT_ARCH:-transformer}
 MINUTES=${NMT_MINUTES:-55}

@@ -17,6 +17,7 @@ DATA=${1:?usage: bench/nmt_output_layers.sh DATA}
 cd "$(dirname "$0")/.."
 DATA=$(realpath "$DATA")
 [ -f "$DATA/parallel/bible.train.en" ] && DATA=$DATA/parallel
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 SL=${SL:-.venv/bin/speechlang}
 PY=.venv/bin/python
 MINUTES=${NMT_MINUTES:-4}

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$(realpath "${1:-../shared/data}")
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 SL=.venv/bin/speechlang
 mkdir -p bench/out
 # reference tools live apart from the project's venv (lmplz is built by bench/ngram.sh)

@@ -20,6 +20,7 @@ set -euo pipefail
 DATA=$(realpath "${1:?usage: bench/scaleout.sh DATA [OUT]}")
 OUT=$(realpath -m "${2:-bench/out/scaleout}")
 cd "$(dirname "$0")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 SL=${SL:-.venv/bin/speechlang}
 PY=${PY:-.venv/bin/python}
 TORCHRUN=${TORCHRUN:-.venv/bin/torchrun}

@@ -17,6 +17,7 @@
 set -euo pipefail
 DIR=${1:?usage: bench/vision.sh FASHION_MNIST_DIR [OUT]}
 OUT=${2:-bench/out/vision}
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 SL=${SL:-.venv/bin/speechlang}
 PY=${PY:-.venv/bin/python}
 THREADS=${THREADS:-2}

@@ -13,6 +13,7 @@
 set -euo pipefail
 DATA=${1:?usage: bench/vision_conv.sh DATA [OUT]}
 OUT=${2:-bench/out/vision_conv}
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 SL=${SL:-.venv/bin/speechlang}
 PY=${PY:-.venv/bin/python}
 EPOCHS=${EPOCHS:-2}

@@ -8,6 +8,7 @@
 set -euo pipefail
 DATA=${1:?usage: bench/w2v.sh DATA}
 cd "$(dirname "$0")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 SL=${SL:-.venv/bin/speechlang}
 GENSIM=${GENSIM:-.venv-bench/bin/python}
 OUT=${OUT:-bench/out/w2v}
