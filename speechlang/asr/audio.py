@@ -95,17 +95,19 @@ def _streamed_wav(data: bytes) -> bytes:
     return data
 
 
-def _run_pipe(pipe: Pipe, who: str) -> io.BytesIO:
-    """The standard output of the command, as a seekable file."""
+@lru_cache(maxsize=1)
+def _pipe_output(pipe: Pipe) -> bytes:
+    """The standard output of the command. The last one is kept, so that the segments of one
+    recording (consecutive in C order) run its command once."""
     r = subprocess.run(["/bin/sh", "-c", pipe.command], capture_output=True,
                        stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         msg = r.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise DataError(f"{who}command `{pipe}` failed (exit status {r.returncode})"
+        raise DataError(f"command `{pipe}` failed (exit status {r.returncode})"
                         + (f": {msg[-1]}" if msg else ""))
     if not r.stdout:
-        raise DataError(f"{who}command `{pipe}` wrote no audio")
-    return io.BytesIO(_streamed_wav(r.stdout))
+        raise DataError(f"command `{pipe}` wrote no audio")
+    return _streamed_wav(r.stdout)
 
 
 def read_audio(source: str | os.PathLike | Pipe, start: float = 0.0, end: float = -1.0,
@@ -117,7 +119,10 @@ def read_audio(source: str | os.PathLike | Pipe, start: float = 0.0, end: float 
     on a missing, unreadable or empty source, or a command that fails.
     """
     who = f"{name}: " if name else ""
-    f = _run_pipe(source, who) if isinstance(source, Pipe) else str(source)
+    try:
+        f = io.BytesIO(_pipe_output(source)) if isinstance(source, Pipe) else str(source)
+    except DataError as e:
+        raise DataError(f"{who}{e}") from None
     try:
         info = soundfile.info(f)
         first = int(round(start * info.samplerate))

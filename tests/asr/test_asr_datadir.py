@@ -294,3 +294,17 @@ def test_piped_entries_bad_input(cli, good, tmp_path):
     (good / "wav.scp").write_text(f"a-1 cat {audio}/a-1.wav |\na-2 |\nb-1 cat {audio}/b-1.wav |\n")
     assert any("wav.scp:2: a piped entry needs a command" in p for p in validate_datadir(good))
     _one_line_error(cli("asr", "features", good, tmp_path / "f"), "wav.scp:2")
+
+
+def test_segments_of_one_piped_recording_run_its_command_once(good, tmp_path):
+    from speechlang.asr.audio import read_audio
+    audio = (good.parent / "audio").resolve()
+    runs = tmp_path / "runs"
+    segs = "".join(f"a-{i} rec 0.0{i} 0.1{i}\n" for i in range(1, 5))
+    d = read_datadir(_write(tmp_path / "seg", wav_scp=f"rec echo x >> {runs}; cat {audio}/a-1.wav |\n",
+                            segments=segs, text="".join(f"a-{i} ba\n" for i in range(1, 5)),
+                            utt2spk="".join(f"a-{i} a\n" for i in range(1, 5))))
+    whole, _ = read_audio(audio / "a-1.wav")
+    for i, u in enumerate(d.utts, 1):
+        assert np.array_equal(read_audio(*d.source(u))[0], whole[160 * i:160 * i + 1600])
+    assert runs.read_text() == "x\n"
