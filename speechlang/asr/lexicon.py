@@ -4,7 +4,8 @@
 
 One pronunciation per line; a word may have several lines. The silence word `!SIL` (its
 phone, usually `SIL`, is the silence phone) is required; it is optional between words in
-training and decoding and never part of a transcript.
+training and decoding and never part of a transcript. Kaldi's other name for it, `<SIL>`
+(egs/yesno), is read as `!SIL`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from speechlang.errors import DataError, FormatError
 from speechlang.io import atomic_output, iter_lines
 
 SIL_WORD = "!SIL"
+SIL_ALIASES = ("<SIL>",)  # read as SIL_WORD when the lexicon has no SIL_WORD
 
 
 @dataclass
@@ -46,8 +48,11 @@ def read_lexicon(path: str | os.PathLike) -> Lexicon:
             lex.prons[f[0]].append(pron)
     if not lex.prons:
         raise DataError(f"{path}: empty lexicon")
+    alias = next((w for w in SIL_ALIASES if w in lex.prons), None)
+    if SIL_WORD not in lex.prons and alias:
+        lex.prons = {SIL_WORD if w == alias else w: p for w, p in lex.prons.items()}
     if SIL_WORD not in lex.prons or len(lex.prons[SIL_WORD][0]) != 1:
-        raise DataError(f"{path}: no '{SIL_WORD} SIL' line; add one naming the silence phone")
+        raise DataError(f"{path}: no '{SIL_WORD} SIL' line (one phone: the silence phone); add one")
     lex.silence = lex.prons[SIL_WORD][0][0]
     lex.phones = sorted({p for prons in lex.prons.values() for pr in prons for p in pr})
     return lex

@@ -308,3 +308,17 @@ def test_segments_of_one_piped_recording_run_its_command_once(good, tmp_path):
     for i, u in enumerate(d.utts, 1):
         assert np.array_equal(read_audio(*d.source(u))[0], whole[160 * i:160 * i + 1600])
     assert runs.read_text() == "x\n"
+
+
+def test_lexicon_silence_word(tmp_path):
+    from speechlang.asr.lexicon import SIL_WORD, read_lexicon
+    from speechlang.errors import DataError
+    f = tmp_path / "lexicon.txt"
+    f.write_text("<SIL> sil\nyes Y EH S\nno N OW\n")  # Kaldi's egs/yesno
+    lex = read_lexicon(f)
+    assert lex.silence == "sil" and lex.words == ["yes", "no"] and lex.prons[SIL_WORD] == [("sil",)]
+    for text, what in (("yes Y EH S\n", "no '!SIL SIL' line"), ("!SIL SIL SPN\nyes Y\n", "one phone"),
+                       ("", "empty lexicon")):
+        f.write_text(text)
+        with pytest.raises(DataError, match=what):
+            read_lexicon(f)
