@@ -234,14 +234,16 @@ def train_tri(
                                         "--lda-dim")] = 3,
     mllt_iters: Annotated[str, typer.Option("--mllt-iters", help="iterations (from 0) before which "
                                             "MLLT is estimated, with --lda-dim")] = "1,3,5,11",
+    cross_word: Annotated[bool, typer.Option("--cross-word", help="triphone contexts across word "
+                                             "boundaries (default: word-internal)")] = False,
     sil_prob: SilProb = 0.5,
     oov_word: OovWord = None,
     threads: Threads = 1,
     seed: Seed = 0,
     json_out: Json = False,
 ) -> None:
-    """Train decision-tree tied word-internal triphones from alignments (monophone, or
-    triphone for --lda-dim, as Kaldi's train_lda_mllt.sh).
+    """Train decision-tree tied triphones, word-internal or --cross-word, from alignments
+    (monophone, or triphone for --lda-dim, as Kaldi's train_lda_mllt.sh).
 
     \b
     Example: speechlang asr train-tri exp/feats/train exp/mono_ali exp/tri --states 500 --gaussians 4000
@@ -254,7 +256,8 @@ def train_tri(
     cfg = TriConfig(states=states, gaussians=gaussians, iters=iters, realign_every=realign_every,
                     questions=str(questions) if questions else None, min_leaf_count=min_leaf_count,
                     var_floor=var_floor, sil_prob=sil_prob, oov_word=oov_word, seed=seed,
-                    lda_dim=lda_dim, splice=splice, mllt_iters=_iterations(mllt_iters, "--mllt-iters"))
+                    lda_dim=lda_dim, splice=splice, mllt_iters=_iterations(mllt_iters, "--mllt-iters"),
+                    cross_word=cross_word)
     _report(run(feat_dir, ali_dir, out_dir, cfg), json_out)
 
 

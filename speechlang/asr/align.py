@@ -114,7 +114,8 @@ def align_dir(feat_dir: str | os.PathLike, model_dir: str | os.PathLike, out_dir
         tmp = Path(tmp)
         write_alignments(tmp, utts, alis, {"num_pdfs": model.gmm.num_pdfs, "model": str(model_dir),
                                            "frame_shift_s": shift, "phones": model.lexicon.phones,
-                                           "silence": model.lexicon.silence})
+                                           "silence": model.lexicon.silence,
+                                           "cross_word": model.tree.cross_word})
         write_ctm(tmp / "words.ctm", wrows)
         write_ctm(tmp / "phones.ctm", prows)
     frames = sum(len(a.pdf) for a in alis)

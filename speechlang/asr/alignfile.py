@@ -7,8 +7,10 @@ An alignment dir holds:
     ali.npz     utts (U,) str; offsets (U+1,) int64 (utterance u owns frames offsets[u]..
                 offsets[u+1]-1 of the arrays below, in the order of its feature dir);
                 pdf (N,) int32 tied-state id; phone (N,) int16 phone id (phones.txt of the model);
-                state (N,) int8 HMM state 0..2; ctx_left, ctx_right (N,) int16 word-internal
-                context phone ids (-1 = word boundary)
+                state (N,) int8 HMM state 0..2; ctx_left, ctx_right (N,) int16 contexts
+                of the model's tree (speechlang.asr.tree): phone ids within the word, -1 =
+                word boundary; cross-word trees: num_phones + phone id across a word
+                boundary, -1 only at the utterance ends
     ali.json    {"format": "speechlang-ali", "version": 1, "num_pdfs": P, "model": dir,
                  "frame_shift_s": 0.01, "phones": [...]}
     words.ctm   UTT 1 START DUR WORD        (seconds, NIST CTM; silence left out)
@@ -40,6 +42,28 @@ class UttAlignment:
     state: np.ndarray
     ctx_left: np.ndarray
     ctx_right: np.ndarray
+
+
+def cross_word_contexts(a: UttAlignment, num_phones: int) -> UttAlignment:
+    """The alignment with each phone's neighbours in the utterance (silence included) as its
+    contexts: phone p within the same word, num_phones + p across a word boundary, BOUNDARY
+    (-1) at the two ends (speechlang.asr.tree). A phone instance starts where the phone
+    changes or the HMM state goes back; it ends a word where its own right context is
+    BOUNDARY or lies across a boundary (word-internal or cross-word alignments)."""
+    n = len(a.phone)
+    if n == 0:
+        return a
+    start = np.ones(n, bool)
+    start[1:] = (a.phone[1:] != a.phone[:-1]) | (a.state[1:] < a.state[:-1])
+    inst = np.cumsum(start) - 1  # (N,) instance index of each frame
+    seq = a.phone[start].astype(np.int32)  # (I,) the instances' phones
+    first = np.nonzero(start)[0]
+    word_end = (a.ctx_right[first] < 0) | (a.ctx_right[first] >= num_phones)  # (I,)
+    crossing = np.where(word_end[:-1], num_phones, 0)  # (I-1,) instances i, i+1 in two words
+    left = np.concatenate([[-1], seq[:-1] + crossing])
+    right = np.concatenate([seq[1:] + crossing, [-1]])
+    return UttAlignment(a.pdf, a.phone, a.state, left[inst].astype(np.int16),
+                        right[inst].astype(np.int16))
 
 
 class Alignments:

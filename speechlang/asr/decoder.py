@@ -6,10 +6,14 @@
 The graph is the composition H o C o L o G of Kaldi's HCLG, built without determinization:
 every LM state (an ARPA context h, from the empty context up to order-1 words) is a
 non-emitting node; every n-gram `h w` becomes, for each pronunciation of w, a chain of
-emitting HMM states (word-internal triphones) from h to the state of the longest suffix of
-`h w` that is itself a context; each context has an epsilon back-off arc to its longest
-proper suffix carrying bo(h). As in Kaldi's G.fst, a word may then also be reached over the
-back-off arc when its n-gram exists, and the search keeps the better path (in a proper
+emitting HMM states from h to the state of the longest suffix of `h w` that is itself a
+context (identical chains into the same node are shared); each context has an epsilon
+back-off arc to its longest proper suffix carrying bo(h). With cross-word triphones a node
+is (context, the phone before, the right contexts that phone's states were built for): a
+word's first phone takes its states from the phone before, its last phone has one chain per
+class of right contexts giving the same states, and only words (or silence, or the end)
+starting with a phone of that class leave the node. As in Kaldi's G.fst, a word may also be
+reached over the back-off arc when its n-gram exists, and the search keeps the better path (in a proper
 back-off model that is almost always the explicit n-gram). End of sentence is the final
 weight p(</s> | h) with back-off. Optional silence: from each LM state, a silence HMM that
 returns to the same state, with log(sil_prob) added.
@@ -34,6 +38,7 @@ from speechlang.asr.features import check_features
 from speechlang.asr.fmllr import FmllrConfig, apply_transform, estimate_speakers, frame_weights
 from speechlang.asr.lexicon import SIL_WORD
 from speechlang.asr.model import AcousticModel
+from speechlang.asr.tree import BOUNDARY, across
 from speechlang.errors import ConfigError, DataError
 from speechlang.ngram.arpa import BOS, EOS, UNK, ArpaLM
 from speechlang.ngram.query import log10_prob
@@ -97,6 +102,50 @@ def _vocab(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> dict[str, str
     return {w: (w if (w,) in uni else UNK) for w in words}
 
 
+class _WordStates:
+    """HMM states (pdf, phone, state) of pronunciations in context. A word-internal tree sees
+    BOUNDARY at both edges of a word: one state sequence per pronunciation. With a cross-word
+    tree the first phone depends on the context before (`left`: the phone before, across the
+    word boundary, or BOUNDARY) and the last phone on the one after, r, one of `right_values`;
+    variants() groups the r that give the same states."""
+
+    def __init__(self, model: AcousticModel, right_values: list[int]):
+        self.tree = model.tree
+        self.right_values = right_values
+        self.phone_cache: dict[tuple[int, int, int], tuple] = {}
+        self.class_cache: dict[tuple[int, int], list] = {}
+
+    def phone(self, left: int, c: int, right: int) -> tuple:
+        key = (left, c, right)
+        if key not in self.phone_cache:
+            self.phone_cache[key] = tuple((self.tree.pdf(left, c, right, k), c, k)
+                                          for k in range(self.tree.num_states))
+        return self.phone_cache[key]
+
+    def right_classes(self, left: int, c: int) -> list[tuple[tuple, frozenset]]:
+        """[(states of phone c after `left`, the right contexts r that give them)]."""
+        key = (left, c)
+        if key not in self.class_cache:
+            groups: dict[tuple, list[int]] = {}
+            for r in self.right_values:
+                groups.setdefault(self.phone(left, c, r), []).append(r)
+            self.class_cache[key] = [(st, frozenset(rs)) for st, rs in groups.items()]
+        return self.class_cache[key]
+
+    def variants(self, left: int, pron: tuple[int, ...]) -> list[tuple[tuple, frozenset | None]]:
+        """[(states of the pronunciation after `left`, right contexts (None: any))]."""
+        if not self.tree.cross_word:
+            ctx = (BOUNDARY, *pron, BOUNDARY)
+            return [(sum((self.phone(ctx[i], ctx[i + 1], ctx[i + 2]) for i in range(len(pron))), ()),
+                     None)]
+        if len(pron) == 1:
+            return self.right_classes(left, pron[0])
+        head = self.phone(left, pron[0], pron[1])
+        for i in range(1, len(pron) - 1):
+            head += self.phone(pron[i - 1], pron[i], pron[i + 1])
+        return [(head + tail, rs) for tail, rs in self.right_classes(pron[-2], pron[-1])]
+
+
 def build_graph(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> DecodeGraph:
     """Compile the decoding graph (see the module docstring)."""
     if lm.order < 1 or not lm.ngrams[0]:
@@ -123,50 +172,86 @@ def build_graph(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> DecodeGr
     words = [SIL_WORD] + sorted(vocab)
     wid = {w: i for i, w in enumerate(words)}
     lex = model.lexicon
-    pron_states = {}
-    for w in words:
-        pron_states[w] = [model.word_pdfs(p) for p in lex.prons[w]]
-    e_pdf, e_loop, e_fwd, e_next, e_word = [], [], [], [], []
-    arcs: list[list[tuple[int, float]]] = [[] for _ in ctx]
+    pid = lex.phone_id
+    prons = [[tuple(pid[p] for p in pr) for pr in lex.prons[w]] for w in words]
     lw = cfg.lm_weight * LN10
-    loop = model.loop_prob
-
-    def add_chain(states, word: int, dest: int) -> int:
-        first = len(e_pdf)
-        for i, (pdf, ph, k) in enumerate(states):
-            a = float(loop[ph, k])
-            e_pdf.append(pdf)
-            e_loop.append(math.log(a))
-            e_fwd.append(math.log(1 - a))
-            e_next.append(first + i + 1 if i + 1 < len(states) else -1 - dest)
-            e_word.append(word)
-        return first
-
-    sil_entry = math.log(cfg.sil_prob)
-    for g, h in enumerate(ctx):
-        if h:
-            arcs[g].append((-1 - state_of(h[1:]), lw * lm.ngrams[len(h) - 1][h][1]))
-        arcs[g].append((add_chain(pron_states[SIL_WORD][0], 0, g), sil_entry))
-    # explicit n-grams h w, for every order
+    succ: list[list[tuple[int, float, int]]] = [[] for _ in ctx]  # context -> (word, weight, dest)
     for n in range(1, lm.order + 1):
         for gram, (lp, _) in lm.ngrams[n - 1].items():
             h, tok = gram[:-1], gram[-1]
-            if tok not in by_token or h not in cid:
-                continue
-            g = cid[h]
-            dest = state_of(gram)
-            for w in by_token[tok]:
-                for states in pron_states[w]:
-                    arcs[g].append((add_chain(states, wid[w], dest), lw * lp + cfg.word_ins_penalty))
-    n_arc_start = np.zeros(len(ctx) + 1, np.int64)
+            if tok in by_token and h in cid:
+                dest = state_of(gram)
+                succ[cid[h]] += [(wid[w], lw * lp + cfg.word_ins_penalty, dest) for w in by_token[tok]]
+    cross = model.tree.cross_word
+    n_ph = model.tree.num_phones
+
+    def edge(phone: int) -> int:
+        """A word's first or last phone as the context seen from the neighbouring word."""
+        return across(phone, n_ph) if cross else BOUNDARY
+
+    states = _WordStates(model, sorted({edge(p[0]) for ps in prons for p in ps} | {BOUNDARY})
+                         if cross else [])
+    # non-emitting nodes: (LM context, phone before, right contexts the phone before was built
+    # for (None: any)); word-internal trees need one node per context
+    start = (cid[(BOS,)] if (BOS,) in cid else state_of((BOS,)), BOUNDARY, None)
+    node_id = {start: 0}
+    todo = [start]
+    node_arcs: dict[tuple, list[tuple[object, float]]] = {}  # (chain's first state or node, weight)
+    e_pdf, e_loop, e_fwd, e_next, e_word = [], [], [], [], []
+    chains: dict[tuple, int] = {}
+    loop = model.loop_prob
+
+    def node(key) -> tuple:
+        if key not in node_id:
+            node_id[key] = len(node_id)
+            todo.append(key)
+        return key
+
+    def chain(seq: tuple, word: int, dest: tuple) -> int:
+        """The first emitting state of a chain of states `seq` ending in node `dest`."""
+        key = (seq, word, dest)
+        if key not in chains:
+            chains[key] = first = len(e_pdf)
+            for i, (pdf, ph, k) in enumerate(seq):
+                a = float(loop[ph, k])
+                e_pdf.append(pdf)
+                e_loop.append(math.log(a))
+                e_fwd.append(math.log(1 - a))
+                e_next.append(first + i + 1 if i + 1 < len(seq) else dest)
+                e_word.append(word)
+        return chains[key]
+
+    def allows(right: frozenset | None, phone: int) -> bool:
+        return right is None or phone in right
+
+    sil_entry = math.log(cfg.sil_prob)
+    while todo:
+        key = todo.pop()
+        g, left, right = key
+        out = node_arcs[key] = []
+        if ctx[g]:  # back-off
+            backoff = lw * lm.ngrams[len(ctx[g]) - 1][ctx[g]][1]
+            out.append((node((state_of(ctx[g][1:]), left, right)), backoff))
+        for w, weight, dest in [(0, sil_entry, g)] + succ[g]:  # silence returns to g
+            for pron in prons[w]:
+                if allows(right, edge(pron[0])):
+                    for seq, rs in states.variants(left, pron):
+                        out.append((chain(seq, w, node((dest, edge(pron[-1]), rs))), weight))
+    # number the nodes longest context first (back-off arcs go to higher numbers)
+    keys = sorted(node_id, key=lambda k: (-len(ctx[k[0]]), node_id[k]))
+    number = {k: i for i, k in enumerate(keys)}
+    e_next = [n if isinstance(n, int) else -1 - number[n] for n in e_next]
+    arcs = [node_arcs[k] for k in keys]
+    n_arc_start = np.zeros(len(keys) + 1, np.int64)
     n_arc_start[1:] = np.cumsum([len(a) for a in arcs])
-    arc_dest = np.array([d for a in arcs for d, _ in a], np.int64)
+    arc_dest = np.array([d if isinstance(d, int) else -1 - number[d] for a in arcs for d, _ in a],
+                        np.int64)
     arc_w = np.array([w for a in arcs for _, w in a], np.float64)
-    final_w = np.array([lw * log10_prob(lm, h, EOS) for h in ctx], np.float64)
+    final_w = np.array([lw * log10_prob(lm, ctx[g], EOS) if allows(r, BOUNDARY) else _kernels.NEG
+                        for g, _, r in keys], np.float64)
     return DecodeGraph(np.array(e_pdf, np.int32), np.array(e_loop), np.array(e_fwd),
                        np.array(e_next, np.int64), np.array(e_word, np.int32), n_arc_start,
-                       arc_dest, arc_w, final_w, cid[(BOS,)] if (BOS,) in cid else state_of((BOS,)),
-                       words, ctx)
+                       arc_dest, arc_w, final_w, number[start], words, [ctx[k[0]] for k in keys])
 
 
 @dataclass

@@ -494,7 +494,7 @@ def realign_dir(dnn: DNNModel, feat_dir, out_dir, sil_prob: float = 0.5,
         write_alignments(Path(tmp), utts, alis, {
             "num_pdfs": dnn.hmm.gmm.num_pdfs, "model": str(dnn.path), "phones": dnn.hmm.lexicon.phones,
             "frame_shift_s": float(dnn.features.get("frame_shift_ms", 10.0)) / 1000,
-            "silence": dnn.hmm.lexicon.silence})
+            "silence": dnn.hmm.lexicon.silence, "cross_word": dnn.hmm.tree.cross_word})
     return {"utts": len(utts), "failed": failed, "frames": sum(len(a.pdf) for a in alis)}
 
 

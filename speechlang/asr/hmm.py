@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from speechlang.asr import _kernels
-from speechlang.asr.tree import BOUNDARY
+from speechlang.asr.tree import BOUNDARY, across
 from speechlang.errors import DataError
 
 NEG = _kernels.NEG
@@ -54,82 +54,131 @@ def _log(p: float) -> float:
     return math.log(p) if p > 0 else NEG
 
 
+START, END = -1, -2  # the ends of a phone graph
+
+
 def utterance_graph(words: list[str], prons: dict[str, list[tuple[str, ...]]],
                     phone_id: dict[str, int], silence: str, tree, loop_prob: np.ndarray,
                     sil_prob: float = 0.5) -> Graph:
-    """The training graph of one transcript (see the module docstring). loop_prob (phones, states)."""
+    """The training graph of one transcript (see the module docstring). loop_prob (phones, states).
+
+    Built in two steps: a graph of phone instances (each pronunciation's phones in a row,
+    optional silence between the words), then each instance as one HMM per context (left
+    phone, right phone) its neighbours in the phone graph give it. With a word-internal tree
+    (tree.cross_word False) a word's edges see BOUNDARY, so every instance has one context;
+    with a cross-word tree they see the phones of the neighbouring words or silence, marked
+    as across a word boundary (tree.across), and BOUNDARY only at the utterance ends.
+    """
+    sil = phone_id[silence]
+    inst_phone: list[int] = []
+    inst_pos: list[int] = []
+    links: list[tuple[int, int, float]] = []  # (from instance or START, to instance or END, log p)
+
+    def phones(seq: list[int], pos: int, frontier, extra: float) -> int:
+        """Instances of seq in a row, entered from every frontier item; returns the last one."""
+        prev = None
+        for p in seq:
+            inst_phone.append(p)
+            inst_pos.append(pos)
+            v = len(inst_phone) - 1
+            if prev is None:
+                links.extend((u, v, lp + extra) for u, lp in frontier)
+            else:
+                links.append((prev, v, 0.0))
+            prev = v
+        return prev
+
+    def optional_silence(frontier):
+        last = phones([sil], -1, frontier, _log(sil_prob))
+        return [(u, lp + _log(1 - sil_prob)) for u, lp in frontier] + [(last, 0.0)]
+
+    frontier: list[tuple[int, float]] = [(START, 0.0)]
+    for pos, w in enumerate(words):
+        frontier = optional_silence(frontier)
+        if w not in prons:
+            raise DataError(f"word {w!r} is not in the lexicon")
+        frontier = [(phones([phone_id[p] for p in pron], pos, frontier, 0.0), 0.0)
+                    for pron in prons[w]]
+    links.extend((u, END, lp) for u, lp in optional_silence(frontier))
+    return _expand(inst_phone, inst_pos, links, tree, loop_prob)
+
+
+def _expand(inst_phone: list[int], inst_pos: list[int], links, tree, loop_prob: np.ndarray) -> Graph:
+    """HMM states for every (instance, left context, right context) of a phone graph."""
+    def label(u: int, v: int, of: int) -> int:
+        """The context that instance `of` (u or v) of the link u -> v shows the other one."""
+        if u == START or v == END:
+            return BOUNDARY
+        if inst_pos[u] != inst_pos[v] or inst_pos[u] < 0:  # a word boundary
+            return across(inst_phone[of], tree.num_phones) if tree.cross_word else BOUNDARY
+        return inst_phone[of]
+
+    n_inst = len(inst_phone)
+    lefts: list[list[int]] = [[] for _ in range(n_inst)]
+    rights: list[list[int]] = [[] for _ in range(n_inst)]
+    for u, v, _ in links:
+        if v != END and label(u, v, u) not in lefts[v]:
+            lefts[v].append(label(u, v, u))
+        if u != START and label(u, v, v) not in rights[u]:
+            rights[u].append(label(u, v, v))
     cols: dict[str, list] = {k: [] for k in ("pdf", "phone", "hmm_state", "word_pos", "instance",
                                              "ctx_left", "ctx_right")}
     af, at, al = [], [], []
     init: dict[int, float] = {}
     final: dict[int, float] = {}
-    n_inst = [0]
+    first: dict[tuple[int, int], list[int]] = {}  # (instance, left) -> first states of its copies
+    last: dict[tuple[int, int], list[int]] = {}  # (instance, right) -> last states of its copies
+    into: list[list[tuple[int, float]]] = [[] for _ in range(n_inst)]
+    for u, v, lp in links:
+        if v != END:
+            into[v].append((u, lp))
     n_states = tree.num_states
-
-    def chain(phones: list[int], pos: int) -> tuple[int, int]:
-        first = len(cols["pdf"])
-        for i, p in enumerate(phones):
-            left = phones[i - 1] if i > 0 else BOUNDARY
-            right = phones[i + 1] if i + 1 < len(phones) else BOUNDARY
-            for k in range(n_states):
-                s = len(cols["pdf"])
-                for key, v in (("pdf", tree.pdf(left, p, right, k)), ("phone", p), ("hmm_state", k),
-                               ("word_pos", pos), ("instance", n_inst[0]), ("ctx_left", left),
-                               ("ctx_right", right)):
-                    cols[key].append(v)
-                a = loop_prob[p, k]
-                af.append(s)
-                at.append(s)
-                al.append(_log(a))
-                if s > first:
-                    af.append(s - 1)
+    copy_id = 0
+    for v in range(n_inst):
+        p = inst_phone[v]
+        for left in lefts[v]:
+            for right in rights[v]:
+                s0 = len(cols["pdf"])
+                for k in range(n_states):
+                    s = s0 + k
+                    for key, val in (("pdf", tree.pdf(left, p, right, k)), ("phone", p),
+                                     ("hmm_state", k), ("word_pos", inst_pos[v]), ("instance", copy_id),
+                                     ("ctx_left", left), ("ctx_right", right)):
+                        cols[key].append(val)
+                    af.append(s)
                     at.append(s)
-                    al.append(_log(1 - loop_prob[cols["phone"][s - 1], cols["hmm_state"][s - 1]]))
-            n_inst[0] += 1
-        return first, len(cols["pdf"]) - 1
-
-    def exit_logp(s: int) -> float:
-        return _log(1 - loop_prob[cols["phone"][s], cols["hmm_state"][s]])
-
-    def connect(frontier, first: int, extra: float) -> None:
-        for src, lp in frontier:
-            if src is None:
-                init[first] = max(init.get(first, NEG), lp + extra)
-            else:
-                af.append(src)
-                at.append(first)
-                al.append(exit_logp(src) + lp + extra)
-
-    sil = phone_id[silence]
-
-    def optional_silence(frontier):
-        f, last = chain([sil], -1)
-        connect(frontier, f, _log(sil_prob))
-        return [(s, lp + _log(1 - sil_prob)) for s, lp in frontier] + [(last, 0.0)]
-
-    frontier: list[tuple[int | None, float]] = [(None, 0.0)]
-    for pos, w in enumerate(words):
-        frontier = optional_silence(frontier)
-        new = []
-        if w not in prons:
-            raise DataError(f"word {w!r} is not in the lexicon")
-        for pron in prons[w]:
-            f, last = chain([phone_id[p] for p in pron], pos)
-            connect(frontier, f, 0.0)
-            new.append((last, 0.0))
-        frontier = new
-    frontier = optional_silence(frontier)
-    for s, lp in frontier:
-        if s is not None:
-            final[s] = max(final.get(s, NEG), exit_logp(s) + lp)
+                    al.append(_log(loop_prob[p, k]))
+                    if k > 0:
+                        af.append(s - 1)
+                        at.append(s)
+                        al.append(_log(1 - loop_prob[p, k - 1]))
+                copy_id += 1
+                first.setdefault((v, left), []).append(s0)
+                last.setdefault((v, right), []).append(s0 + n_states - 1)
+        for u, lp in into[v]:  # links into v's copies, from the copies of u that expect v
+            targets = first[(v, label(u, v, u))]
+            if u == START:
+                for s in targets:
+                    init[s] = max(init.get(s, NEG), lp)
+                continue
+            for src in last[(u, label(u, v, v))]:
+                w = _log(1 - loop_prob[inst_phone[u], n_states - 1]) + lp
+                for s in targets:
+                    af.append(src)
+                    at.append(s)
+                    al.append(w)
+    for u, v, lp in links:
+        if v == END:
+            for s in last[(u, BOUNDARY)]:
+                final[s] = max(final.get(s, NEG), _log(1 - loop_prob[inst_phone[u], n_states - 1]) + lp)
     n = len(cols["pdf"])
     init_a = np.full(n, NEG)
     final_a = np.full(n, NEG)
-    for s, v in init.items():
-        init_a[s] = v
-    for s, v in final.items():
-        final_a[s] = v
-    as_i = {k: np.asarray(v, np.int32) for k, v in cols.items()}
+    for s, val in init.items():
+        init_a[s] = val
+    for s, val in final.items():
+        final_a[s] = val
+    as_i = {k: np.asarray(val, np.int32) for k, val in cols.items()}
     return Graph(**as_i, arc_from=np.asarray(af, np.int64), arc_to=np.asarray(at, np.int64),
                  arc_logp=np.asarray(al, np.float64), init=init_a, final=final_a)
 

@@ -55,18 +55,6 @@ class AcousticModel:
     def phone_id(self) -> dict[str, int]:
         return self.lexicon.phone_id
 
-    def word_pdfs(self, pron: tuple[str, ...]) -> list[tuple[int, int, int]]:
-        """(pdf, phone, state) of each HMM state of a pronunciation (word-internal contexts)."""
-        from speechlang.asr.tree import BOUNDARY
-        ids = [self.phone_id[p] for p in pron]
-        out = []
-        for i, p in enumerate(ids):
-            left = ids[i - 1] if i > 0 else BOUNDARY
-            right = ids[i + 1] if i + 1 < len(ids) else BOUNDARY
-            for k in range(self.tree.num_states):
-                out.append((self.tree.pdf(left, p, right, k), p, k))
-        return out
-
 
 def write_model(m: AcousticModel, path: str | os.PathLike, transforms: dict | None = None) -> None:
     """Write the model dir atomically (a complete dir or nothing); `transforms` {speaker: (D, D+1)}

@@ -33,14 +33,21 @@ import numpy as np
 from speechlang import log
 from speechlang.accel import set_seed
 from speechlang.asr.align import align_utterance, posteriors
-from speechlang.asr.alignfile import read_alignments
+from speechlang.asr.alignfile import cross_word_contexts, read_alignments
 from speechlang.asr.featfile import FeatureArchive, read_feats
 from speechlang.asr.fmllr import FmllrConfig, apply_transform, estimate_speakers, frame_weights
 from speechlang.asr.gmm import GMMSet, GMMStats, reestimate, split
 from speechlang.asr.lda import InputTransform, LdaStats, MlltStats, estimate_lda, estimate_mllt, splice
 from speechlang.asr.lexicon import Lexicon, map_transcripts, read_lexicon
 from speechlang.asr.model import AcousticModel, read_model, write_model
-from speechlang.asr.tree import BOUNDARY, build_tree, mono_tree, questions_from_data, read_questions
+from speechlang.asr.tree import (
+    BOUNDARY,
+    build_tree,
+    cross_word_questions,
+    mono_tree,
+    questions_from_data,
+    read_questions,
+)
 from speechlang.errors import ConfigError, DataError
 from speechlang.io import check_writable
 
@@ -102,6 +109,7 @@ class TriConfig:
     lda_dim: int = 0  # > 0: LDA to this dimension on spliced statics, then MLLT (0: none)
     splice: int = 3  # frames each side spliced for the LDA
     mllt_iters: tuple[int, ...] = (1, 3, 5, 11)  # estimate MLLT before these iterations (from 0)
+    cross_word: bool = False  # triphone contexts across word boundaries (default: word-internal)
     seed: int = 0
 
     def __post_init__(self):
@@ -309,7 +317,8 @@ def tree_stats(feats: FeatureArchive, alis) -> dict:
 
 
 def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict:
-    """Train tied word-internal triphones from an alignment dir; writes the model dir `out_dir`."""
+    """Train tied triphones (word-internal, or cross-word with cfg.cross_word) from an alignment
+    dir; writes the model dir `out_dir`."""
     check_writable(out_dir)
     set_seed(cfg.seed)
     raw = feats = read_feats(feat_dir)
@@ -319,6 +328,9 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
     if alis.meta.get("phones") != lex.phones:
         raise DataError(f"{ali_dir}: the alignments were made with another phone set than "
                         f"{mono_dir or alis.meta['model']}")
+    if alis.meta.get("cross_word") and not cfg.cross_word:
+        raise ConfigError(f"{ali_dir}: the alignments have cross-word contexts; a word-internal "
+                          "tree cannot be built from them (train with --cross-word)")
     text = map_transcripts(feats.datadir().text, lex, cfg.oov_word, f"{feat_dir}/text")
     p_n = len(lex.phones)
     sil = lex.phone_id[lex.silence]
@@ -329,7 +341,10 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
     mean, var = _global_stats(feats)
     floor = _var_floor(var, cfg.var_floor)
     t0 = time.perf_counter()
-    stats = tree_stats(feats, alis)
+    # the contexts the new tree sees: from the alignments' own graphs, or across words
+    ctx_alis = {u: cross_word_contexts(alis[u], p_n) if cfg.cross_word else alis[u]
+                for u in feats.utts() if u in alis}
+    stats = tree_stats(feats, ctx_alis)
     if cfg.questions:
         questions = read_questions(cfg.questions, lex.phone_id)
     else:
@@ -340,8 +355,11 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
             a = per_phone.get(c, (0.0, 0.0, 0.0))
             per_phone[c] = (a[0] + n, a[1] + s1, a[2] + s2)
         questions = questions_from_data(per_phone, floor)
+    if cfg.cross_word:
+        questions = cross_word_questions(questions, p_n, sil)
     tree = build_tree(stats, questions, p_n, NUM_STATES, {sil}, cfg.states, cfg.min_leaf_count,
                       var_floor=floor)
+    tree.cross_word = cfg.cross_word
     log.info(f"tree: {tree.num_pdfs} tied states from {len(stats)} contexts, "
              f"{len(questions)} questions ({time.perf_counter() - t0:.1f} s)")
     # one Gaussian per leaf from the tree statistics
@@ -358,7 +376,7 @@ def train_tri(feat_dir, ali_dir, out_dir, cfg: TriConfig, mono_dir=None) -> dict
     gmm = GMMSet(np.ones(tree.num_pdfs), m, v, np.arange(tree.num_pdfs + 1, dtype=np.int32))
     model = AcousticModel("tri", lex, tree, gmm, mono.loop_prob.copy(), raw.config, transform=transform)
     # Viterbi training; between realignments the previous alignment is reused
-    fixed = {u: alis[u] for u in feats.utts() if u in alis}
+    fixed = ctx_alis
     history = []
     start_g = tree.num_pdfs
     mllt = []

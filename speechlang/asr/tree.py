@@ -1,10 +1,14 @@
-"""Phonetic decision trees: state tying of word-internal triphones (Young, Odell & Woodland 1994).
+"""Phonetic decision trees: state tying of triphones (Young, Odell & Woodland 1994).
 
     tree = build_tree(stats, questions, num_phones, sil, target_leaves=500)
     pdf = tree.pdf(left, center, right, state)
 
-A context is (left, center, right, state) with phone ids; BOUNDARY (-1) stands for the word
-boundary (triphones are word-internal, so the first and last phone of a word see it). Each
+A context is (left, center, right, state) with phone ids. With word-internal triphones (the
+default) the first and last phone of a word see BOUNDARY (-1) beyond the word. With
+cross-word triphones (Tree.cross_word) they see the neighbouring word's phone or silence,
+marked as lying across a word boundary: phone p there is the context num_phones + p (like
+Kaldi's word-position-dependent phones, a question can tell the two apart), and only the
+ends of an utterance are BOUNDARY. Each
 (center, state) has its own root; a node asks whether the left or right phone is in a set of
 phones (BOUNDARY may be in the set). Splits are chosen greedily by the gain in log-likelihood
 of single diagonal Gaussians fitted to the frames of each side (Kaldi's build-tree does the same).
@@ -26,15 +30,21 @@ from speechlang.io import iter_lines
 BOUNDARY = -1
 
 
+def across(phone: int, num_phones: int) -> int:
+    """The context value of `phone` seen across a word boundary (cross-word trees)."""
+    return num_phones + phone
+
+
 @dataclass
 class Tree:
     """roots[(center, state)] = node; node = int (pdf) or [pos, phone set, yes node, no node],
-    pos 0 = left context, 2 = right context."""
+    pos 0 = left context, 2 = right context. cross_word: contexts reach across word boundaries."""
 
     num_phones: int
     num_states: int
     roots: dict[tuple[int, int], object] = field(default_factory=dict)
     num_pdfs: int = 0
+    cross_word: bool = False
 
     def pdf(self, left: int, center: int, right: int, state: int) -> int:
         node = self.roots[(center, state)]
@@ -47,7 +57,7 @@ class Tree:
         def enc(n):
             return n if isinstance(n, int) else [n[0], sorted(n[1]), enc(n[2]), enc(n[3])]
         return {"num_phones": self.num_phones, "num_states": self.num_states,
-                "num_pdfs": self.num_pdfs,
+                "num_pdfs": self.num_pdfs, **({"cross_word": True} if self.cross_word else {}),
                 "roots": [[c, s, enc(n)] for (c, s), n in sorted(self.roots.items())]}
 
     @classmethod
@@ -55,7 +65,7 @@ class Tree:
         def dec(n):
             return n if isinstance(n, int) else [n[0], frozenset(n[1]), dec(n[2]), dec(n[3])]
         return cls(d["num_phones"], d["num_states"], {(c, s): dec(n) for c, s, n in d["roots"]},
-                   d["num_pdfs"])
+                   d["num_pdfs"], bool(d.get("cross_word", False)))
 
 
 def mono_tree(num_phones: int, num_states: int = 3) -> Tree:
@@ -88,7 +98,8 @@ def build_tree(stats: dict[tuple[int, int, int, int], tuple[float, np.ndarray, n
         by_root.setdefault((key[1], key[3]), []).append(key)
     counter = [0]
 
-    qmask = np.zeros((len(questions), num_phones + 1), bool)  # column num_phones = BOUNDARY
+    # columns: phones, phones across a word boundary, BOUNDARY (index -1)
+    qmask = np.zeros((len(questions), 2 * num_phones + 1), bool)
     for i, q in enumerate(questions):
         for p in q:
             qmask[i, p] = True
@@ -186,6 +197,23 @@ def questions_from_data(phone_stats: dict[int, tuple[float, np.ndarray, np.ndarr
         clusters[a | b] = merged
         qs.add(a | b)
     return sorted(qs, key=lambda q: (len(q), sorted(q)))
+
+
+def cross_word_questions(questions: list[frozenset[int]], num_phones: int,
+                         silence: int) -> list[frozenset[int]]:
+    """Questions for a cross-word tree from phone classes: each class Q within the word, across
+    a word boundary, and on either side; plus "across a word boundary or at an utterance end",
+    the utterance ends alone, and silence."""
+    out = set()
+    for q in questions:
+        phones = frozenset(p for p in q if p != BOUNDARY)
+        if phones:
+            far = frozenset(across(p, num_phones) for p in phones)
+            out |= {phones, far, phones | far}
+    out.add(frozenset(range(num_phones, 2 * num_phones)) | {BOUNDARY})
+    out.add(frozenset([BOUNDARY]))
+    out.add(frozenset([across(silence, num_phones), BOUNDARY]))
+    return sorted(out, key=lambda q: (len(q), sorted(q)))
 
 
 def read_questions(path: str | os.PathLike, phone_id: dict[str, int]) -> list[frozenset[int]]:

@@ -17,7 +17,7 @@ from speechlang.asr.gmm import GMMSet, GMMStats, reestimate, split
 from speechlang.asr.hmm import Graph, forward_backward, viterbi
 from speechlang.asr.lexicon import Lexicon
 from speechlang.asr.model import AcousticModel
-from speechlang.asr.tree import mono_tree
+from speechlang.asr.tree import BOUNDARY, Tree, mono_tree
 from speechlang.ngram.arpa import read_arpa
 from speechlang.ngram.query import log10_prob
 
@@ -145,13 +145,29 @@ ngram 3=2
 """
 
 
-def _model(rng, d=3):
+def _cross_word_tree(rng, depth: int = 3) -> Tree:
+    """A cross-word tree over the 5 phones of _model asking random questions on both contexts
+    (within-word phones, phones across a word boundary, BOUNDARY), 2**depth pdfs per root."""
+    values = list(range(-1, 10))
+    count = [0]
+
+    def node(d):
+        if d == 0:
+            count[0] += 1
+            return count[0] - 1
+        q = frozenset(v for v in values if rng.uniform() < 0.5)
+        return [2 * int(rng.integers(2)), q, node(d - 1), node(d - 1)]
+    roots = {(c, k): node(depth) for c in range(5) for k in range(3)}
+    return Tree(5, 3, roots, count[0], cross_word=True)
+
+
+def _model(rng, d=3, cross_word=False):
     lex = Lexicon({"!SIL": [("SIL",)], "ba": [("B", "A")], "ko": [("K", "O"), ("K", "A", "O")]},
                   ["A", "B", "K", "O", "SIL"], "SIL")
-    tree = mono_tree(5, 3)
+    tree = _cross_word_tree(rng) if cross_word else mono_tree(5, 3)
     gmm = GMMSet.single(np.zeros(d), np.ones(d), tree.num_pdfs)
     loop = rng.uniform(0.3, 0.8, (5, 3))
-    return AcousticModel("mono", lex, tree, gmm, loop, {})
+    return AcousticModel("tri" if cross_word else "mono", lex, tree, gmm, loop, {})
 
 
 def _closure(graph, g):
@@ -226,12 +242,13 @@ def _exact_score(graph, loglik):
     return path, score
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_beam_search_with_a_wide_beam_equals_exact_viterbi(tmp_path, seed):
+@pytest.mark.parametrize("seed,cross_word", [(0, False), (1, False), (2, False), (3, False),
+                                             (4, True), (5, True), (6, True)])
+def test_beam_search_with_a_wide_beam_equals_exact_viterbi(tmp_path, seed, cross_word):
     (tmp_path / "lm.arpa").write_text(ARPA)
     lm = read_arpa(tmp_path / "lm.arpa")
     rng = np.random.default_rng(seed)
-    model = _model(rng)
+    model = _model(rng, cross_word=cross_word)
     cfg = DecodeConfig(lm_weight=1.5, word_ins_penalty=0.3, beam=1e6, max_active=100000, nbest=3)
     graph = build_graph(model, lm, cfg)
     loglik = rng.normal(0, 2, size=(14, model.tree.num_pdfs)).astype(np.float32)
@@ -265,7 +282,7 @@ def test_gpu_likelihoods_and_features_equal_cpu():
 
 
 def test_tree_splits_on_the_context_that_separates_the_data():
-    from speechlang.asr.tree import BOUNDARY, Tree, build_tree, questions_from_data
+    from speechlang.asr.tree import build_tree, questions_from_data
     rng = np.random.default_rng(0)
     stats = {}
     for left in (BOUNDARY, 0, 1, 2, 3):
@@ -299,3 +316,66 @@ def test_too_short_input_gives_a_partial_hypothesis(tmp_path):
     assert hyps[0].times[-1][2] == 2
     full = decode_utterance(graph, rng.normal(size=(12, model.tree.num_pdfs)).astype(np.float32), cfg)
     assert not full[0].partial
+
+
+def _path_contexts(g: Graph, path: np.ndarray, num_phones: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's (left, right) context from the phone instances along a state path: the
+    neighbouring instance's phone, + num_phones where the word position changes or silence
+    is involved, BOUNDARY at the ends (cross-word contexts computed independently of hmm.py)."""
+    starts = [t for t in range(len(path)) if t == 0 or g.instance[path[t]] != g.instance[path[t - 1]]]
+    phones = [int(g.phone[path[t]]) for t in starts]
+    pos = [int(g.word_pos[path[t]]) for t in starts]
+
+    def seen(i, j):  # instance j as the context of instance i
+        if j < 0 or j == len(starts):
+            return BOUNDARY
+        return phones[j] + num_phones * (pos[i] != pos[j] or pos[i] < 0)
+    ctx = [(seen(i, i - 1), seen(i, i + 1)) for i in range(len(starts))]
+    inst = np.searchsorted(starts, np.arange(len(path)), side="right") - 1
+    return np.array([ctx[i][0] for i in inst]), np.array([ctx[i][1] for i in inst])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cross_word_training_graph_gives_each_path_its_neighbours_as_contexts(seed):
+    from speechlang.asr.align import training_graph
+    from speechlang.asr.alignfile import UttAlignment, cross_word_contexts
+    rng = np.random.default_rng(seed)
+    model = _model(rng, cross_word=True)
+    words = ["ko", "ba", "ko", "ko"]
+    g = training_graph(model, words)
+    wi = training_graph(_model(rng), words)  # the same transcript, word-internal contexts
+    for _ in range(10):
+        path, score = viterbi(rng.normal(0, 3, (60, g.num_states)).astype(np.float32), g)
+        assert math.isfinite(score)
+        left, right = _path_contexts(g, path, 5)
+        np.testing.assert_array_equal(g.ctx_left[path], left)
+        np.testing.assert_array_equal(g.ctx_right[path], right)
+        want = [model.tree.pdf(int(a), int(c), int(b), int(k))
+                for a, c, b, k in zip(left, g.phone[path], right, g.hmm_state[path], strict=True)]
+        np.testing.assert_array_equal(g.pdf[path], want)
+        # the same contexts from a word-internal alignment's phones and word boundaries
+        p2, _ = viterbi(rng.normal(0, 3, (60, wi.num_states)).astype(np.float32), wi)
+        a = cross_word_contexts(UttAlignment(wi.pdf[p2], wi.phone[p2], wi.hmm_state[p2],
+                                             wi.ctx_left[p2], wi.ctx_right[p2]), 5)
+        left2, right2 = _path_contexts(wi, p2, 5)
+        np.testing.assert_array_equal(a.ctx_left, left2)
+        np.testing.assert_array_equal(a.ctx_right, right2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cross_word_decoder_finds_the_pdf_sequence_of_a_training_graph_path(tmp_path, seed):
+    """Likelihoods that favour exactly the pdfs of one path through the training graph of a
+    transcript: the decoder must find that transcript, matching every frame."""
+    from speechlang.asr.align import training_graph
+    (tmp_path / "lm.arpa").write_text(ARPA)
+    rng = np.random.default_rng(seed)
+    model = _model(rng, cross_word=True)
+    cfg = DecodeConfig(lm_weight=1.0, beam=1e6, max_active=100000)
+    graph = build_graph(model, read_arpa(tmp_path / "lm.arpa"), cfg)
+    for words in (["ba", "ko", "ko"], ["ko", "ba"], ["ko", "ko", "ba", "ko"]):
+        g = training_graph(model, words)
+        path, _ = viterbi(rng.normal(0, 1, (12 * len(words), g.num_states)).astype(np.float32), g)
+        loglik = np.full((len(path), model.tree.num_pdfs), -1000.0, np.float32)
+        loglik[np.arange(len(path)), g.pdf[path]] = 0.0
+        hyp = decode_utterance(graph, loglik, cfg)[0]
+        assert hyp.words == words and hyp.score > -1000

@@ -28,6 +28,8 @@ def exp(tmp_path_factory, run_ok):
     run_ok("asr", "align", out / "ftrain", out / "mono", out / "ali")
     run_ok("asr", "train-tri", out / "ftrain", out / "ali", out / "tri", "--states", 24,
            "--gaussians", 60, "--iters", 4, "--min-leaf-count", 20)
+    run_ok("asr", "train-tri", out / "ftrain", out / "ali", out / "tri_cw", "--states", 24,
+           "--gaussians", 60, "--iters", 4, "--min-leaf-count", 20, "--cross-word")
     return out
 
 
@@ -40,7 +42,7 @@ def _wer(cli, out: Path, model: str, lm: Path, *extra) -> dict:
     return json.loads(r.stdout)
 
 
-@pytest.mark.parametrize("model", ["mono", "tri"])
+@pytest.mark.parametrize("model", ["mono", "tri", "tri_cw"])
 def test_held_out_utterances_are_recognised(cli, exp, model):
     rec = _wer(cli, exp, model, TONES / "lm.arpa", "--lm-weight", "5")
     assert rec["n_words"] == 16
@@ -134,3 +136,26 @@ def test_a_constant_feature_dimension_is_floored_not_fatal(cli, exp, tmp_path):
     assert np.load(tmp_path / "mono" / "gmm.npz")["vars"][:, 0].min() > 0
     rec = _wer(cli, tmp_path, "mono", TONES / "lm.arpa", "--lm-weight", "5")
     assert rec["wer"] <= 6.25, rec
+
+
+def test_cross_word_triphones_see_the_neighbouring_words(cli, exp, tmp_path):
+    from speechlang.asr.alignfile import cross_word_contexts
+    tri, cw = read_model(exp / "tri"), read_model(exp / "tri_cw")
+    assert cw.tree.cross_word and not tri.tree.cross_word
+    r = cli("asr", "align", exp / "ftrain", exp / "tri_cw", tmp_path / "ali_cw")
+    assert r.exit_code == 0, r.stderr
+    alis = read_alignments(tmp_path / "ali_cw")
+    n_ph = len(cw.lexicon.phones)
+    across = 0
+    for u in alis.utts:
+        a = alis[u]
+        again = cross_word_contexts(a, n_ph)  # the graph's contexts are the path's neighbours
+        np.testing.assert_array_equal(a.ctx_left, again.ctx_left)
+        np.testing.assert_array_equal(a.ctx_right, again.ctx_right)
+        across += int((a.ctx_left >= n_ph).sum())
+        assert (a.ctx_left[0], a.ctx_right[-1]) == (-1, -1)
+    assert across > 0
+    # a word-internal tree cannot be built on cross-word contexts: one clear line
+    r = cli("asr", "train-tri", exp / "ftrain", tmp_path / "ali_cw", tmp_path / "wi", "--states", "24")
+    assert r.exit_code == 1 and "train with --cross-word" in r.stderr
+    assert not (tmp_path / "wi").exists()
