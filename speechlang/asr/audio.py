@@ -135,7 +135,7 @@ def read_audio(source: str | os.PathLike | Pipe, start: float = 0.0, end: float 
         missing = not isinstance(source, Pipe) and not os.path.exists(source)
         reason = "no such file" if missing else str(e).split("\n")[0]
         reason = reason.split("': ")[-1].rstrip(".")  # drop libsndfile's repeat of the path
-        what = f"the output of `{source}`" if isinstance(source, Pipe) else str(source)
+        what = f"from the output of `{source}`" if isinstance(source, Pipe) else str(source)
         raise DataError(f"{who}cannot read audio {what}: {reason}") from None
     if x.shape[0] == 0:
         raise DataError(f"{who}audio {source} is empty (0 samples)")

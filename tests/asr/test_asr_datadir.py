@@ -289,7 +289,7 @@ def test_piped_entries_bad_input(cli, good, tmp_path):
     _one_line_error(cli("asr", "features", good, tmp_path / "f"), "a-2", "wrote no audio")
     (good / "wav.scp").write_text(f"a-1 cat {audio}/a-1.wav |\na-2 echo RIFF |\n"
                                   f"b-1 cat {audio}/b-1.wav |\n")
-    _one_line_error(cli("asr", "features", good, tmp_path / "f"), "a-2", "cannot read audio the output of")
+    _one_line_error(cli("asr", "features", good, tmp_path / "f"), "a-2", "cannot read audio from the output of")
     assert not (tmp_path / "f").exists()
     (good / "wav.scp").write_text(f"a-1 cat {audio}/a-1.wav |\na-2 |\nb-1 cat {audio}/b-1.wav |\n")
     assert any("wav.scp:2: a piped entry needs a command" in p for p in validate_datadir(good))
