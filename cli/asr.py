@@ -317,7 +317,8 @@ def decode(
     word_ins_penalty: Annotated[float, typer.Option("--word-ins-penalty", help="natural log, added "
                                                     "per word")] = 0.0,
     beam: Annotated[float, typer.Option("--beam", min=0.0, help="prune paths this much below the "
-                                        "best (log-likelihood units)")] = 160.0,
+                                        "best (log-likelihood units; cross-word models need a "
+                                        "wider beam, e.g. 300)")] = 160.0,
     max_active: Annotated[int, typer.Option("--max-active", min=1, help="at most this many active "
                                             "HMM states per frame")] = 7000,
     sil_prob: SilProb = 0.5,
