@@ -225,7 +225,7 @@ def _consistency(d: DataDir, check_audio: bool) -> list[str]:
         for key in d.wav:
             f = d.audio_source(key)
             if isinstance(f, Pipe):
-                program = f.command.split()[0] if f.command.split() else ""
+                program = (f.command.split() or [""])[0]
                 if re.fullmatch(r"[\w./+-]+", program) and shutil.which(program) is None:
                     problems.append(f"{p / 'wav.scp'}: {key}: command {program!r} not found")
             elif not f.is_file():
@@ -284,8 +284,8 @@ def subset_datadir(d: DataDir, utts: list[str], path: str | os.PathLike) -> Data
         keys = {s.recording for s in out.segments.values()}
     else:
         keys = keep
-    out.wav = {k: (v if v.endswith("|") else str(resolve_audio_path(d.path, v).resolve()))
-               for k, v in d.wav.items() if k in keys}
+    sources = {k: d.audio_source(k) for k in d.wav if k in keys}
+    out.wav = {k: d.wav[k] if isinstance(src, Pipe) else str(src.resolve()) for k, src in sources.items()}
     return out
 
 
