@@ -104,20 +104,29 @@ done
 log "LM: speechlang ngram train -o $ORDER"
 cut -d' ' -f2- "$EXP/data/train_nodev/text" | $SL ngram train -o "$ORDER" -O "$EXP/lm.arpa" 2> "$EXP/log/lm.log"
 
-# 4. decode a feature dir at one LM weight and score it: prints the JSON of asr score
-decode_score() {  # model feats_name lmw [extra decode options, tag]
-  local out="$EXP/$1/decode_$2_lmw$3${5:-}" fs=""; mkdir -p "$out"
+# 4. decode a feature dir at LM weights (one `asr decode` for every weight not yet scored) and
+# score each: EXP/MODEL/decode_FEATS_lmwW[TAG]/{hyp,decode.json,score.json}
+decode_score() {  # model feats_name "lmw ..." [extra decode options, tag]
+  local out="$EXP/$1/decode_$2_lmw{lm_weight}${5:-}" fs="" todo=() i recs
+  for w in $3; do [ -s "${out/\{lm_weight\}/$w}/score.json" ] || todo+=("$w"); done
+  [ ${#todo[@]} -gt 0 ] || return 0
+  for w in "${todo[@]}"; do mkdir -p "${out/\{lm_weight\}/$w}"; done
   case $1 in dnn|dnn2|dnn_mmi) fs=$DSFX;; esac  # the DNN's own features
-  [ -s "$out/score.json" ] && { cat "$out/score.json"; return; }
-  $SL asr decode "$EXP/feats/$2$fs" "$EXP/$1" --lm "$EXP/lm.arpa" --lm-weight "$3" --beam "$BEAM" \
-    --threads "$THREADS" -O "$out/hyp" --json ${4:-} > "$out/decode.json"
-  $SL asr score "$EXP/feats/$2/text" "$out/hyp" --json > "$out/score.json"
-  cat "$out/score.json"
+  mapfile -t recs < <($SL asr decode "$EXP/feats/$2$fs" "$EXP/$1" --lm "$EXP/lm.arpa" \
+    --lm-weight "$(IFS=,; echo "${todo[*]}")" --beam "$BEAM" --threads "$THREADS" -O "$out/hyp" --json ${4:-})
+  [ ${#recs[@]} -eq ${#todo[@]} ] || { echo "bench/asr.sh: decoding $2 with $1 failed" >&2; exit 1; }
+  for i in "${!todo[@]}"; do
+    local d="${out/\{lm_weight\}/${todo[$i]}}"
+    echo "${recs[$i]}" > "$d/decode.json"
+    $SL asr score "$EXP/feats/$2/text" "$d/hyp" --json > "$d/score.json"
+  done
 }
+
 best_weight() {  # model [extra decode options, tag]: the LM weight with the lowest dev WER (ties: the first)
   local best="" bw=""
+  decode_score "$1" dev "$LM_WEIGHTS" "${2:-}" "${3:-}"
   for w in $LM_WEIGHTS; do
-    wer=$(decode_score "$1" dev "$w" "${2:-}" "${3:-}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wer"])')
+    wer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wer"])' "$EXP/$1/decode_dev_lmw$w${3:-}/score.json")
     log "$1${3:-} dev lm-weight $w: WER $wer"
     if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $wer < $best)"; then best=$wer; bw=$w; fi
   done
@@ -241,13 +250,13 @@ for stage in $STAGES $([[ " $STAGES " == *" dnn "* ]] && echo dnn_int8); do
   [ "$stage" = dnn ] && dnn_w=$w
   log "$stage: lm-weight $w (chosen on dev)"
   for i in "${!TESTS[@]}"; do
-    rec=$(decode_score "$model" "${TEST_NAMES[$i]}" "$w" "$extra" "$tag")
-    dec="$EXP/$model/decode_${TEST_NAMES[$i]}_lmw$w$tag/decode.json"
+    decode_score "$model" "${TEST_NAMES[$i]}" "$w" "$extra" "$tag"
+    dec="$EXP/$model/decode_${TEST_NAMES[$i]}_lmw$w$tag"
     RESULTS+=("$(python3 -c 'import json,sys
-s, d = json.loads(sys.argv[1]), json.load(open(sys.argv[2]))
-print(json.dumps({"stage": sys.argv[3], "test": sys.argv[4], "wer": s["wer"], "n_words": s["n_words"],
-                  "sub": s["sub"], "del": s["del"], "ins": s["ins"], "lm_weight": float(sys.argv[5]),
-                  "rtf": d["rtf"]}))' "$rec" "$dec" "$stage" "${TESTS[$i]}" "$w")")
+s, d = json.load(open(sys.argv[1] + "/score.json")), json.load(open(sys.argv[1] + "/decode.json"))
+print(json.dumps({"stage": sys.argv[2], "test": sys.argv[3], "wer": s["wer"], "n_words": s["n_words"],
+                  "sub": s["sub"], "del": s["del"], "ins": s["ins"], "lm_weight": float(sys.argv[4]),
+                  "rtf": d["rtf"]}))' "$dec" "$stage" "${TESTS[$i]}" "$w")")
   done
 done
 printf '%s\n' "${RESULTS[@]}"

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from speechlang import log
-from speechlang.accel import set_threads
 from speechlang.cli._util import (
     Device,
     Json,
@@ -32,6 +31,13 @@ OovWord = Annotated[str | None, typer.Option("--oov-word", help="map words missi
                                              "lexicon to this lexicon word (default: error)")]
 SilProb = Annotated[float, typer.Option("--sil-prob", min=0.0, max=1.0,
                                         help="probability of optional silence between words")]
+
+
+def set_threads(n: int) -> int:
+    """speechlang.accel.set_threads, imported when called: validate, split and score start
+    without torch (about 1 s less per call in a pipeline or a recipe's scoring loop)."""
+    from speechlang.accel import set_threads as accel_set_threads
+    return accel_set_threads(n)
 
 
 def _report(rec: dict, json_out: bool, text: str | None = None) -> None:
@@ -312,8 +318,10 @@ def decode(
     lm: Annotated[Path | None, typer.Option("--lm", readable=False, help="ARPA n-gram LM (e.g. from speechlang "
                                             "ngram train); default: MODEL/lm.arpa")] = None,
     output: Output = "-",
-    lm_weight: Annotated[float, typer.Option("--lm-weight", min=0.0, help="LM scale against the "
-                                             "acoustic log-likelihoods")] = 10.0,
+    lm_weight: Annotated[str, typer.Option("--lm-weight", help="LM scale against the acoustic "
+                                           "log-likelihoods; several, comma-separated (4,6,8), "
+                                           "decode once and write an output per weight: name "
+                                           "the outputs with {lm_weight}")] = "10",
     word_ins_penalty: Annotated[float, typer.Option("--word-ins-penalty", help="natural log, added "
                                                     "per word")] = 0.0,
     beam: Annotated[float, typer.Option("--beam", min=0.0, help="prune paths this much below the "
@@ -356,54 +364,96 @@ def decode(
 
     \b
     Example: speechlang asr decode exp/feats/test exp/tri --lm lm.arpa --lm-weight 12 -O hyp.txt
+
+    Several LM weights, one decode (as Kaldi's scoring of one lattice at each LMWT):
+    --lm-weight 8,10,12 -O 'hyp.lmw{lm_weight}' writes hyp.lmw8, hyp.lmw10 and hyp.lmw12.
     """
+    from dataclasses import replace
+
     from speechlang.asr.alignfile import write_ctm
-    from speechlang.asr.decoder import DecodeConfig, decode_dir
+    from speechlang.asr.decoder import DecodeConfig, decode_sweep
     from speechlang.asr.featfile import read_feats
     from speechlang.asr.lexicon import SIL_WORD
     from speechlang.errors import ConfigError
     from speechlang.io import atomic_output, check_writable
 
     set_threads(threads)
-    cfg = DecodeConfig(lm_weight=lm_weight, word_ins_penalty=word_ins_penalty, beam=beam,
+    weights = parse_lm_weights(lm_weight)
+    cfg = DecodeConfig(lm_weight=weights[0][1], word_ins_penalty=word_ins_penalty, beam=beam,
                        max_active=max_active, sil_prob=sil_prob, nbest=nbest,
                        restrict_vocab=restrict_vocab)
-    for p in (nbest_out, ctm):
-        check_writable(p) if p else None
+    paths = {o: per_weight_paths(o, flag, weights) for o, flag in
+             ((output, "-O"), (nbest_out, "--nbest-out"), (ctm, "--ctm")) if o is not None}
+    for ps in paths.values():
+        for p in ps:
+            check_writable(p)
     shift = float(read_feats(feat_dir).config.get("frame_shift_ms", 10.0)) / 1000
-    lines, nlines, ctm_rows, summary = [], [], [], {}
     if fmllr:
         from speechlang.asr.decoder import decode_fmllr_dir
         from speechlang.asr.dnn import is_dnn_dir, read_dnn
         from speechlang.asr.fmllr import FmllrConfig
         if is_dnn_dir(model_dir) and not read_dnn(model_dir).meta.get("fmllr"):
             raise ConfigError("--fmllr needs a train-sat model dir or a DNN from train-dnn --fmllr")
-        results = decode_fmllr_dir(feat_dir, model_dir, lm, cfg, device, si_model,
-                                   FmllrConfig(sil_weight=fmllr_sil_weight), fmllr_rounds, adabn)
-    else:
-        results = decode_dir(feat_dir, model_dir, lm, cfg, device, acoustic_scale, quantize,
-                             adabn=adabn)
-    for utt, hyps in results:
-        if utt is None:
-            summary = hyps
-            break
-        lines.append(f"{utt} {' '.join(hyps[0].words) if hyps else ''}".rstrip())
-        for r, h in enumerate(hyps, 1):
-            nlines.append(f"{utt} {r} {h.score:.3f} {' '.join(h.words)}".rstrip())
-        if hyps:
-            ctm_rows += [(utt, s * shift, (e - s) * shift, w) for w, s, e in hyps[0].times
-                         if w != SIL_WORD]
-    with atomic_output(output) as f:
-        f.write("".join(line + "\n" for line in lines))
-    if nbest_out:
-        with atomic_output(nbest_out) as f:
-            f.write("".join(line + "\n" for line in nlines))
-    if ctm:
-        write_ctm(ctm, ctm_rows)
-    if json_out:
-        emit_json(summary)
-    else:
-        log.info(json.dumps(summary, sort_keys=True))
+        runs = [list(decode_fmllr_dir(feat_dir, model_dir, lm, replace(cfg, lm_weight=w), device,
+                                      si_model, FmllrConfig(sil_weight=fmllr_sil_weight),
+                                      fmllr_rounds, adabn)) for _, w in weights]
+    else:  # one pass for every weight
+        swept = list(decode_sweep(feat_dir, model_dir, lm, cfg, [w for _, w in weights], device,
+                                  acoustic_scale, quantize, adabn=adabn))
+        runs = [[(u, by_weight[w]) for u, by_weight in swept] for _, w in weights]
+    outputs = []  # (path, lines) of every weight, written once all are decoded
+    for i, run in enumerate(runs):
+        lines, nlines, ctm_rows = [], [], []
+        for utt, hyps in run[:-1]:
+            lines.append(f"{utt} {' '.join(hyps[0].words) if hyps else ''}".rstrip())
+            for r, h in enumerate(hyps, 1):
+                nlines.append(f"{utt} {r} {h.score:.3f} {' '.join(h.words)}".rstrip())
+            if hyps:
+                ctm_rows += [(utt, s * shift, (e - s) * shift, w) for w, s, e in hyps[0].times
+                             if w != SIL_WORD]
+        outputs.append((paths[output][i], lines))
+        if nbest_out:
+            outputs.append((paths[nbest_out][i], nlines))
+        if ctm:
+            write_ctm(paths[ctm][i], ctm_rows)
+    for path, rows in outputs:
+        with atomic_output(path) as f:
+            f.write("".join(line + "\n" for line in rows))
+    for run in runs:
+        if json_out:
+            emit_json(run[-1][1])
+        else:
+            log.info(json.dumps(run[-1][1], sort_keys=True))
+
+
+def parse_lm_weights(text: str) -> list[tuple[str, float]]:
+    """'8,10,12' -> [('8', 8.0), ('10', 10.0), ('12', 12.0)]: each weight as written (for the
+    {lm_weight} of output names) and its value; one clear error for anything else."""
+    from speechlang.errors import ConfigError
+    out = []
+    for part in text.split(","):
+        try:
+            w = float(part)
+        except ValueError:
+            raise ConfigError(f"--lm-weight {text!r}: expected numbers separated by commas, "
+                              "e.g. 10 or 8,10,12") from None
+        if not w >= 0 or w == float("inf"):
+            raise ConfigError(f"--lm-weight {part.strip()}: each weight must be a number >= 0")
+        out.append((part.strip(), w))
+    if len({w for _, w in out}) < len(out):
+        raise ConfigError(f"--lm-weight {text!r}: a weight is given twice")
+    return out
+
+
+def per_weight_paths(path, flag: str, weights: list[tuple[str, float]]) -> list:
+    """The output of each LM weight: `path` with {lm_weight} replaced by the weight as written.
+    Several weights need the placeholder (and a file, not stdout)."""
+    from speechlang.errors import ConfigError
+    path = str(path)
+    if len(weights) > 1 and "{lm_weight}" not in path:
+        raise ConfigError(f"{flag} {path}: with several --lm-weight values, name the outputs with "
+                          "{lm_weight}, e.g. hyp.lmw{lm_weight}")
+    return [path if path == "-" else path.replace("{lm_weight}", text) for text, _ in weights]
 
 
 @app.command()

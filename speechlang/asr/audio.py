@@ -12,7 +12,6 @@ import math
 import os
 import struct
 import subprocess
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -20,18 +19,8 @@ import soundfile
 import torch
 
 from speechlang import log
+from speechlang.asr.datadir import Pipe
 from speechlang.errors import DataError
-
-
-@dataclass(frozen=True)
-class Pipe:
-    """A shell command whose standard output is an audio file (a wav.scp entry `cmd |`). It runs
-    with /bin/sh in the current directory, as Kaldi runs it."""
-
-    command: str
-
-    def __str__(self) -> str:
-        return f"{self.command} |"
 
 
 @lru_cache(maxsize=16)

@@ -27,11 +27,21 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from speechlang.asr.audio import Pipe
 from speechlang.errors import ConfigError, DataError, FormatError
 from speechlang.io import atomic_output, iter_lines
 
 FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "segments")
+
+
+@dataclass(frozen=True)
+class Pipe:
+    """A shell command whose standard output is an audio file (a wav.scp entry `cmd |`). It runs
+    with /bin/sh in the current directory, as Kaldi runs it."""
+
+    command: str
+
+    def __str__(self) -> str:
+        return f"{self.command} |"
 
 
 @dataclass

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +72,24 @@ class DecodeGraph:
     e_word: np.ndarray
     n_arc_start: np.ndarray
     arc_dest: np.ndarray
-    arc_w: np.ndarray
-    final_w: np.ndarray
+    arc_w: np.ndarray  # lm_weight * LN10 * arc_lm + arc_const
+    final_w: np.ndarray  # lm_weight * LN10 * final_lm where final_ok, else NEG
     start: int
     words: list[str]  # word id -> word (SIL_WORD included)
     contexts: list[tuple[str, ...]]
+    arc_lm: np.ndarray  # log10 LM probability or back-off weight of each arc (0: silence)
+    arc_const: np.ndarray  # word insertion penalty, or log(sil_prob) into silence
+    final_lm: np.ndarray  # log10 p(</s> | context) of each node
+    final_ok: np.ndarray  # (N,) bool: the utterance may end in the node
+    lm_weight: float
+
+    def reweighted(self, lm_weight: float) -> DecodeGraph:
+        """The same graph with the LM scaled by `lm_weight` (structure and arrays shared)."""
+        lw = lm_weight * LN10
+        return replace(self, arc_w=lw * self.arc_lm + self.arc_const,
+                       final_w=np.where(self.final_ok & (self.final_lm > -np.inf), lw * self.final_lm,
+                                        _kernels.NEG),
+                       lm_weight=lm_weight)
 
     @property
     def num_states(self) -> int:
@@ -174,14 +187,13 @@ def build_graph(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> DecodeGr
     lex = model.lexicon
     pid = lex.phone_id
     prons = [[tuple(pid[p] for p in pr) for pr in lex.prons[w]] for w in words]
-    lw = cfg.lm_weight * LN10
-    succ: list[list[tuple[int, float, int]]] = [[] for _ in ctx]  # context -> (word, weight, dest)
+    succ: list[list[tuple[int, float, float, int]]] = [[] for _ in ctx]  # (word, lm, const, dest)
     for n in range(1, lm.order + 1):
         for gram, (lp, _) in lm.ngrams[n - 1].items():
             h, tok = gram[:-1], gram[-1]
             if tok in by_token and h in cid:
                 dest = state_of(gram)
-                succ[cid[h]] += [(wid[w], lw * lp + cfg.word_ins_penalty, dest) for w in by_token[tok]]
+                succ[cid[h]] += [(wid[w], lp, cfg.word_ins_penalty, dest) for w in by_token[tok]]
     cross = model.tree.cross_word
     n_ph = model.tree.num_phones
 
@@ -196,7 +208,7 @@ def build_graph(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> DecodeGr
     start = (cid[(BOS,)] if (BOS,) in cid else state_of((BOS,)), BOUNDARY, None)
     node_id = {start: 0}
     todo = [start]
-    node_arcs: dict[tuple, list[tuple[object, float]]] = {}  # (chain's first state or node, weight)
+    node_arcs: dict[tuple, list[tuple[object, float, float]]] = {}  # (chain or node, lm, const)
     e_pdf, e_loop, e_fwd, e_next, e_word = [], [], [], [], []
     chains: dict[tuple, int] = {}
     loop = model.loop_prob
@@ -230,13 +242,13 @@ def build_graph(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> DecodeGr
         g, left, right = key
         out = node_arcs[key] = []
         if ctx[g]:  # back-off
-            backoff = lw * lm.ngrams[len(ctx[g]) - 1][ctx[g]][1]
-            out.append((node((state_of(ctx[g][1:]), left, right)), backoff))
-        for w, weight, dest in [(0, sil_entry, g)] + succ[g]:  # silence returns to g
+            backoff = lm.ngrams[len(ctx[g]) - 1][ctx[g]][1]
+            out.append((node((state_of(ctx[g][1:]), left, right)), backoff, 0.0))
+        for w, lp, const, dest in [(0, 0.0, sil_entry, g)] + succ[g]:  # silence returns to g
             for pron in prons[w]:
                 if allows(right, edge(pron[0])):
                     for seq, rs in states.variants(left, pron):
-                        out.append((chain(seq, w, node((dest, edge(pron[-1]), rs))), weight))
+                        out.append((chain(seq, w, node((dest, edge(pron[-1]), rs))), lp, const))
     # number the nodes longest context first (back-off arcs go to higher numbers)
     keys = sorted(node_id, key=lambda k: (-len(ctx[k[0]]), node_id[k]))
     number = {k: i for i, k in enumerate(keys)}
@@ -244,14 +256,17 @@ def build_graph(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> DecodeGr
     arcs = [node_arcs[k] for k in keys]
     n_arc_start = np.zeros(len(keys) + 1, np.int64)
     n_arc_start[1:] = np.cumsum([len(a) for a in arcs])
-    arc_dest = np.array([d if isinstance(d, int) else -1 - number[d] for a in arcs for d, _ in a],
+    arc_dest = np.array([d if isinstance(d, int) else -1 - number[d] for a in arcs for d, _, _ in a],
                         np.int64)
-    arc_w = np.array([w for a in arcs for _, w in a], np.float64)
-    final_w = np.array([lw * log10_prob(lm, ctx[g], EOS) if allows(r, BOUNDARY) else _kernels.NEG
-                        for g, _, r in keys], np.float64)
-    return DecodeGraph(np.array(e_pdf, np.int32), np.array(e_loop), np.array(e_fwd),
-                       np.array(e_next, np.int64), np.array(e_word, np.int32), n_arc_start,
-                       arc_dest, arc_w, final_w, number[start], words, [ctx[k[0]] for k in keys])
+    arc_lm = np.array([lp for a in arcs for _, lp, _ in a], np.float64)
+    arc_const = np.array([c for a in arcs for _, _, c in a], np.float64)
+    final_lm = np.array([log10_prob(lm, ctx[g], EOS) for g, _, _ in keys], np.float64)
+    final_ok = np.array([allows(r, BOUNDARY) for _, _, r in keys], bool)
+    graph = DecodeGraph(np.array(e_pdf, np.int32), np.array(e_loop), np.array(e_fwd),
+                        np.array(e_next, np.int64), np.array(e_word, np.int32), n_arc_start,
+                        arc_dest, arc_lm, final_lm, number[start], words, [ctx[k[0]] for k in keys],
+                        arc_lm, arc_const, final_lm, final_ok, 1.0)
+    return graph.reweighted(cfg.lm_weight)
 
 
 @dataclass
@@ -306,8 +321,21 @@ def decode_utterance(graph: DecodeGraph, loglik: np.ndarray, cfg: DecodeConfig) 
 def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto",
                acoustic_scale: float | None = None, quantize: bool = False,
                transforms: dict | None = None, adabn: bool = False):
-    """Decode every utterance of a feature dir. Yields (utt, hypotheses); the last item is a
-    summary dict under the key None with timing (real-time factor of the search + likelihoods).
+    """Decode every utterance of a feature dir at cfg.lm_weight. Yields (utt, hypotheses); the
+    last item is a summary dict under the key None (decode_sweep's, for this weight)."""
+    for u, by_weight in decode_sweep(feat_dir, model_dir, lm_path, cfg, [cfg.lm_weight], device,
+                                     acoustic_scale, quantize, transforms, adabn):
+        yield u, by_weight[cfg.lm_weight]
+
+
+def decode_sweep(feat_dir, model_dir, lm_path, cfg: DecodeConfig, lm_weights, device: str = "auto",
+                 acoustic_scale: float | None = None, quantize: bool = False,
+                 transforms: dict | None = None, adabn: bool = False):
+    """Decode every utterance of a feature dir at each LM weight of `lm_weights` (cfg.lm_weight
+    is ignored): one graph and one likelihood matrix per utterance serve every weight, as
+    Kaldi scores one lattice at many LM weights. Yields (utt, {lm_weight: hypotheses}); the
+    last item is (None, {lm_weight: summary}), the summary with timing (real-time factor of
+    the likelihoods + that weight's search, as if decoded alone).
     GMM likelihoods: numba on CPU; torch when `device` resolves to a GPU. A DNN model dir
     (speechlang.asr.dnn) gives scaled likelihoods instead (`acoustic_scale`, int8 `quantize`);
     `lm_path` None: the model dir's lm.arpa. `transforms` {speaker: (D, D+1) fMLLR} adapt the
@@ -320,6 +348,8 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
     from speechlang.asr.model import read_model
     from speechlang.ngram.arpa import read_arpa
 
+    if not lm_weights or min(lm_weights) < 0:
+        raise ConfigError("give one or more LM weights, each >= 0")
     dnn_model = dnn.read_dnn(model_dir, quantize, device) if dnn.is_dnn_dir(model_dir) else None
     model = dnn_model.hmm if dnn_model else read_model(model_dir)
     if dnn_model and dnn_model.meta.get("fmllr") and transforms is None:
@@ -337,6 +367,7 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
     lm = read_arpa(lm_path)
     t0 = time.perf_counter()
     graph = build_graph(model, lm, cfg)
+    graphs = {w: graph.reweighted(w) for w in lm_weights}
     build_s = time.perf_counter() - t0
     dev = resolve_device(device)
     dev = None if dev.type == "cpu" else dev
@@ -362,7 +393,8 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
         x = to_model(feats[u])
         return apply_transform(transforms[utt2spk[u]], x) if utt2spk.get(u) in transforms else x
 
-    frames, t_ll, t_search, failed, bn_speaker = 0, 0.0, 0.0, 0, None
+    frames, t_ll, bn_speaker = 0, 0.0, None
+    t_search, failed = dict.fromkeys(graphs, 0.0), dict.fromkeys(graphs, 0)
     for u in feats.utts():
         x = adapted(u)
         t1 = time.perf_counter()
@@ -370,22 +402,24 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
             bn_speaker = utt2spk[u]
             dnn_model.adapt_batchnorm([adapted(v) for v in spk_utts[bn_speaker]], dnn_dev)
         ll = score(x)
-        t2 = time.perf_counter()
-        hyps = decode_utterance(graph, ll, cfg)
-        t_search += time.perf_counter() - t2
-        t_ll += t2 - t1
+        t_ll += time.perf_counter() - t1
         frames += len(x)
-        if not hyps or hyps[0].partial:
-            failed += 1
-        yield u, hyps
+        out = {}
+        for w, g in graphs.items():
+            t2 = time.perf_counter()
+            out[w] = hyps = decode_utterance(g, ll, cfg)
+            t_search[w] += time.perf_counter() - t2
+            failed[w] += not hyps or hyps[0].partial
+        yield u, out
     audio = frames * shift
-    if failed:
-        log.warn(f"{failed} utterance(s) reached no final state within the beam (partial or empty "
-                 "output); try a larger --beam")
-    yield None, {"utts": len(feats), "failed": failed, "audio_s": round(audio, 2),
-                 "graph_states": graph.num_states, "graph_build_s": round(build_s, 3),
-                 "loglik_s": round(t_ll, 3), "search_s": round(t_search, 3),
-                 "rtf": round((t_ll + t_search) / max(audio, 1e-9), 5)}
+    if any(failed.values()):
+        log.warn(f"{max(failed.values())} utterance(s) reached no final state within the beam "
+                 "(partial or empty output); try a larger --beam")
+    yield None, {w: {"utts": len(feats), "failed": failed[w], "audio_s": round(audio, 2),
+                     "graph_states": graph.num_states, "graph_build_s": round(build_s, 3),
+                     "loglik_s": round(t_ll, 3), "search_s": round(t_search[w], 3),
+                     "rtf": round((t_ll + t_search[w]) / max(audio, 1e-9), 5), "lm_weight": w}
+                 for w in graphs}
 
 
 def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto",

@@ -159,3 +159,55 @@ def test_cross_word_triphones_see_the_neighbouring_words(cli, exp, tmp_path):
     r = cli("asr", "train-tri", exp / "ftrain", tmp_path / "ali_cw", tmp_path / "wi", "--states", "24")
     assert r.exit_code == 1 and "train with --cross-word" in r.stderr
     assert not (tmp_path / "wi").exists()
+
+
+def test_reweighted_graph_is_the_graph_built_at_that_weight(exp):
+    from speechlang.asr.decoder import DecodeConfig, build_graph
+    from speechlang.ngram.arpa import read_arpa
+
+    model, lm = read_model(exp / "tri_cw"), read_arpa(TONES / "lm.arpa")
+    base = build_graph(model, lm, DecodeConfig(lm_weight=1.0, word_ins_penalty=-0.5))
+    for w in (0.0, 3.0, 17.5):
+        want = build_graph(model, lm, DecodeConfig(lm_weight=w, word_ins_penalty=-0.5))
+        got = base.reweighted(w)
+        assert np.array_equal(got.arc_w, want.arc_w) and np.array_equal(got.final_w, want.final_w)
+        assert np.array_equal(got.arc_dest, want.arc_dest) and got.lm_weight == w
+    assert not np.array_equal(base.reweighted(3.0).arc_w, base.reweighted(17.5).arc_w)
+
+
+@pytest.mark.parametrize("model", ["tri", "tri_cw"])
+def test_one_decode_at_several_lm_weights_equals_a_decode_at_each(cli, exp, tmp_path, model):
+    outs = ("hyp", "--nbest-out", "nbest", "--ctm", "ctm")
+    weights = ["0", "2.5", "20"]
+    r = cli("asr", "decode", exp / "ftest", exp / model, "--lm", TONES / "lm.arpa", "--nbest", 3,
+            "--lm-weight", ",".join(weights), "-O", tmp_path / "hyp.{lm_weight}",
+            "--nbest-out", tmp_path / "nbest.{lm_weight}", "--ctm", tmp_path / "ctm.{lm_weight}",
+            "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [json.loads(x)["lm_weight"] for x in r.stdout.splitlines()] == [0.0, 2.5, 20.0]
+    for w in weights:
+        one = tmp_path / f"one{w}"
+        one.mkdir()
+        r = cli("asr", "decode", exp / "ftest", exp / model, "--lm", TONES / "lm.arpa", "--nbest", 3,
+                "--lm-weight", w, "-O", one / "hyp", "--nbest-out", one / "nbest", "--ctm", one / "ctm")
+        assert r.exit_code == 0, r.stderr
+        for name in outs[::2]:
+            assert (tmp_path / f"{name}.{w}").read_text() == (one / name).read_text(), (name, w)
+    # the n-best scores carry the LM weight, so the outputs do differ between weights
+    assert (tmp_path / "nbest.0").read_text() != (tmp_path / "nbest.20").read_text()
+
+
+@pytest.mark.parametrize("weights,out,error", [
+    ("4,8", "hyp", "name the outputs with {lm_weight}"),
+    ("4,8", "-", "name the outputs with {lm_weight}"),
+    ("4,8,4.0", "hyp{lm_weight}", "a weight is given twice"),
+    ("4,-1", "hyp{lm_weight}", "must be a number >= 0"),
+    ("4,,8", "hyp{lm_weight}", "expected numbers separated by commas"),
+    ("nan", "hyp", "must be a number >= 0"),
+])
+def test_bad_lm_weights_are_one_error_before_decoding(cli, exp, tmp_path, weights, out, error):
+    dest = out if out == "-" else tmp_path / out
+    r = cli("asr", "decode", exp / "ftest", exp / "tri", "--lm", TONES / "lm.arpa",
+            "--lm-weight", weights, "-O", dest)
+    assert r.exit_code != 0 and error in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == [] and r.stdout == ""

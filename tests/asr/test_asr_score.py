@@ -68,3 +68,24 @@ def test_score_cli(cli, tmp_path):
     assert r.exit_code == 1 and "none of its utterance ids" in r.stderr
     r = cli("asr", "score", tmp_path / "text", "-", input="")
     assert r.exit_code == 1 and "empty" in r.stderr
+
+
+def test_score_starts_without_torch(tmp_path):
+    """score, validate and split are text tools in pipelines and recipes: no torch import."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones" / "test"
+    code = ("import sys\nfrom speechlang.cli.main import app\n"
+            "for args in (['asr', 'score', sys.argv[1] + '/text', sys.argv[1] + '/text'],\n"
+            "             ['asr', 'validate', sys.argv[1]]):\n"
+            "    try:\n"
+            "        app(args, prog_name='speechlang')\n"
+            "    except SystemExit as e:\n"
+            "        assert not e.code, args\n"
+            "print('torch' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(data)], capture_output=True, text=True,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "False"
