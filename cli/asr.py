@@ -368,8 +368,6 @@ def decode(
     Several LM weights, one decode (as Kaldi's scoring of one lattice at each LMWT):
     --lm-weight 8,10,12 -O 'hyp.lmw{lm_weight}' writes hyp.lmw8, hyp.lmw10 and hyp.lmw12.
     """
-    from dataclasses import replace
-
     from speechlang.asr.alignfile import write_ctm
     from speechlang.asr.decoder import DecodeConfig, decode_sweep
     from speechlang.asr.featfile import read_feats
@@ -389,18 +387,18 @@ def decode(
             check_writable(p)
     shift = float(read_feats(feat_dir).config.get("frame_shift_ms", 10.0)) / 1000
     if fmllr:
-        from speechlang.asr.decoder import decode_fmllr_dir
+        from speechlang.asr.decoder import decode_fmllr_sweep
         from speechlang.asr.dnn import is_dnn_dir, read_dnn
         from speechlang.asr.fmllr import FmllrConfig
         if is_dnn_dir(model_dir) and not read_dnn(model_dir).meta.get("fmllr"):
             raise ConfigError("--fmllr needs a train-sat model dir or a DNN from train-dnn --fmllr")
-        runs = [list(decode_fmllr_dir(feat_dir, model_dir, lm, replace(cfg, lm_weight=w), device,
-                                      si_model, FmllrConfig(sil_weight=fmllr_sil_weight),
-                                      fmllr_rounds, adabn)) for _, w in weights]
-    else:  # one pass for every weight
+        swept = list(decode_fmllr_sweep(feat_dir, model_dir, lm, cfg, [w for _, w in weights],
+                                        device, si_model, FmllrConfig(sil_weight=fmllr_sil_weight),
+                                        fmllr_rounds, adabn))
+    else:
         swept = list(decode_sweep(feat_dir, model_dir, lm, cfg, [w for _, w in weights], device,
                                   acoustic_scale, quantize, adabn=adabn))
-        runs = [[(u, by_weight[w]) for u, by_weight in swept] for _, w in weights]
+    runs = [[(u, by_weight[w]) for u, by_weight in swept] for _, w in weights]
     outputs = []  # (path, lines) of every weight, written once all are decoded
     for i, run in enumerate(runs):
         lines, nlines, ctm_rows = [], [], []

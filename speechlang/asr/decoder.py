@@ -324,7 +324,7 @@ def decode_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "a
     """Decode every utterance of a feature dir at cfg.lm_weight. Yields (utt, hypotheses); the
     last item is a summary dict under the key None (decode_sweep's, for this weight)."""
     for u, by_weight in decode_sweep(feat_dir, model_dir, lm_path, cfg, [cfg.lm_weight], device,
-                                     acoustic_scale, quantize, transforms, adabn):
+                                     acoustic_scale, quantize, transforms=transforms, adabn=adabn):
         yield u, by_weight[cfg.lm_weight]
 
 
@@ -425,6 +425,16 @@ def decode_sweep(feat_dir, model_dir, lm_path, cfg: DecodeConfig, lm_weights, de
 def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: str = "auto",
                      si_model_dir=None, fcfg: FmllrConfig = FmllrConfig(sil_weight=0.01),
                      rounds: int = 2, adabn: bool = False):
+    """decode_fmllr_sweep at cfg.lm_weight alone; yields like decode_dir."""
+    for u, by_weight in decode_fmllr_sweep(feat_dir, model_dir, lm_path, cfg, [cfg.lm_weight], device,
+                                           si_model_dir, fcfg, rounds, adabn):
+        yield u, by_weight[cfg.lm_weight]
+
+
+def decode_fmllr_sweep(feat_dir, model_dir, lm_path, cfg: DecodeConfig, lm_weights,
+                       device: str = "auto", si_model_dir=None,
+                       fcfg: FmllrConfig = FmllrConfig(sil_weight=0.01), rounds: int = 2,
+                       adabn: bool = False):
     """Two-pass decoding with unsupervised per-speaker fMLLR (Kaldi's decode_fmllr.sh).
 
     `model_dir` is a train-sat GMM dir or a DNN dir trained on its adapted features
@@ -436,8 +446,10 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
     those alignments under `model_dir`'s Gaussians (silence frames weighted fcfg.sil_weight).
     With rounds=2 the adapted features are decoded with the model and the transforms
     re-estimated from that output; the last decode uses the final transforms. Speakers come
-    from the feature dir's utt2spk; its transcripts are never read. Yields like decode_dir;
-    the summary adds `passes`, the fMLLR summaries and the real-time factor of all passes.
+    from the feature dir's utt2spk; its transcripts are never read. Each LM weight of
+    `lm_weights` gets its own passes, transforms and output; pass 1 is one decode_sweep for all
+    of them. Yields like decode_sweep; each summary adds `passes`, the fMLLR summaries and the
+    real-time factor of all that weight's passes.
     `adabn`: the passes that a TDNN decodes (pass 1 with a DNN `si_model_dir`, the last with
     a train-dnn --fmllr `model_dir`) use AdaBN statistics per speaker (decode_dir's adabn)."""
     from speechlang.asr.align import align_utterance
@@ -468,32 +480,42 @@ def decode_fmllr_dir(feat_dir, model_dir, lm_path, cfg: DecodeConfig, device: st
         check_features(feats.config, m.features, feat_dir, d)
     utt2spk = feats.datadir().utt2spk
     sil = model.lexicon.phone_id[model.lexicon.silence]
-    transforms: dict = {}
-    est, secs = [], 0.0
-    for r in range(rounds):
-        src_dir, src = (si_dir, si) if r == 0 else (model_dir, model)
-        out = list(decode_dir(feat_dir, src_dir, lm_path, cfg, device, transforms=transforms,
-                              adabn=bn[src_dir]))
-        hyps, summary = dict(out[:-1]), out[-1][1]
-        secs += summary["loglik_s"] + summary["search_s"]
-        t0 = time.perf_counter()
-        items = []
-        for u in feats.utts():
-            x = model.input(feats[u])
-            w = transforms.get(utt2spk[u])
-            words = hyps[u][0].words if hyps[u] else []
-            ali, *_ = align_utterance(src, x if w is None else apply_transform(w, x), words,
-                                      cfg.sil_prob)
-            if ali is not None:
-                items.append((u, x, ali.pdf, frame_weights(ali.phone, sil, fcfg.sil_weight)))
-        transforms, info = estimate_speakers(model.gmm, items, utt2spk, fcfg, transforms)
-        secs += time.perf_counter() - t0
-        est.append(info)
-        log.info(f"fMLLR round {r + 1}: {info['speakers']} speakers, auxiliary function "
-                 f"+{info['auxf_gain_per_frame']} per frame")
-    for u, hyps in decode_dir(feat_dir, model_dir, lm_path, cfg, device, transforms=transforms,
-                              adabn=bn[model_dir]):
-        if u is None:
-            hyps = dict(hyps, passes=rounds + 1, fmllr=est, rtf_final=hyps["rtf"],
-                        rtf=round((secs + hyps["loglik_s"] + hyps["search_s"]) / max(hyps["audio_s"], 1e-9), 5))
-        yield u, hyps
+    first = list(decode_sweep(feat_dir, si_dir, lm_path, cfg, lm_weights, device, adabn=bn[si_dir]))
+    runs = {}
+    for w in first[-1][1]:
+        cfg_w = replace(cfg, lm_weight=w)
+        hyps, summary = {u: by_weight[w] for u, by_weight in first[:-1]}, first[-1][1][w]
+        transforms: dict = {}
+        est, secs = [], 0.0
+        for r in range(rounds):
+            if r > 0:
+                out = list(decode_dir(feat_dir, model_dir, lm_path, cfg_w, device,
+                                      transforms=transforms, adabn=bn[model_dir]))
+                hyps, summary = dict(out[:-1]), out[-1][1]
+            secs += summary["loglik_s"] + summary["search_s"]
+            src = si if r == 0 else model
+            t0 = time.perf_counter()
+            items = []
+            for u in feats.utts():
+                x = model.input(feats[u])
+                a = transforms.get(utt2spk[u])
+                words = hyps[u][0].words if hyps[u] else []
+                ali, *_ = align_utterance(src, x if a is None else apply_transform(a, x), words,
+                                          cfg.sil_prob)
+                if ali is not None:
+                    items.append((u, x, ali.pdf, frame_weights(ali.phone, sil, fcfg.sil_weight)))
+            transforms, info = estimate_speakers(model.gmm, items, utt2spk, fcfg, transforms)
+            secs += time.perf_counter() - t0
+            est.append(info)
+            log.info(f"fMLLR round {r + 1}{f' (LM weight {w:g})' if len(lm_weights) > 1 else ''}: "
+                     f"{info['speakers']} speakers, auxiliary function "
+                     f"+{info['auxf_gain_per_frame']} per frame")
+        out = list(decode_dir(feat_dir, model_dir, lm_path, cfg_w, device, transforms=transforms,
+                              adabn=bn[model_dir]))
+        last = out[-1][1]
+        out[-1] = (None, dict(last, passes=rounds + 1, fmllr=est, rtf_final=last["rtf"],
+                              rtf=round((secs + last["loglik_s"] + last["search_s"])
+                                        / max(last["audio_s"], 1e-9), 5)))
+        runs[w] = out
+    for i, (u, _) in enumerate(first):
+        yield u, {w: run[i][1] for w, run in runs.items()}

@@ -223,8 +223,8 @@ def test_fmllr_decoding_with_adabn_on_the_dnn_passes(cli, sat_exp, tmp_path, mon
     r = cli("asr", "train-dnn", sat_exp / "ftrain", sat_exp / "tri_ali", sat_exp / "sat",
             tmp_path / "tdnn", "--fmllr", "--arch", "tdnn", "--context", 4, "--hidden", 32, "--epochs", 6)
     assert r.exit_code == 0, r.stderr
-    calls, real = [], decoder.decode_dir
-    monkeypatch.setattr(decoder, "decode_dir", lambda f, m, *a, adabn=False, **k: calls.append(
+    calls, real = [], decoder.decode_sweep  # every pass of decode_dir is a decode_sweep
+    monkeypatch.setattr(decoder, "decode_sweep", lambda f, m, *a, adabn=False, **k: calls.append(
         (Path(m).name, adabn)) or real(f, m, *a, adabn=adabn, **k))
     cfg = decoder.DecodeConfig(lm_weight=5)
     out = list(decoder.decode_fmllr_dir(sat_exp / "ftest", tmp_path / "tdnn", TONES / "lm.arpa", cfg, "cpu",
@@ -235,3 +235,25 @@ def test_fmllr_decoding_with_adabn_on_the_dnn_passes(cli, sat_exp, tmp_path, mon
             "--adabn", "-O", tmp_path / "hyp_gmm")
     assert r.exit_code == 1 and "--adabn" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "hyp_gmm").exists()
+
+
+def test_fmllr_decoding_at_several_lm_weights_equals_one_run_per_weight(cli, sat_exp, tmp_path):
+    """--fmllr with several LM weights: one shared first pass, then each weight's own
+    transforms and passes give what a decode at that weight alone gives."""
+    weights = ["0", "5", "40"]
+    r = cli("asr", "decode", sat_exp / "ftest", sat_exp / "sat", "--lm", TONES / "lm.arpa", "--fmllr",
+            "--nbest", 2, "--lm-weight", ",".join(weights), "-O", tmp_path / "hyp{lm_weight}",
+            "--nbest-out", tmp_path / "nbest{lm_weight}", "--json")
+    assert r.exit_code == 0, r.stderr
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["lm_weight"] for x in recs] == [0.0, 5.0, 40.0] and all(x["passes"] == 3 for x in recs)
+    for w, rec in zip(weights, recs, strict=True):
+        r = cli("asr", "decode", sat_exp / "ftest", sat_exp / "sat", "--lm", TONES / "lm.arpa", "--fmllr",
+                "--nbest", 2, "--lm-weight", w, "-O", tmp_path / "one", "--nbest-out", tmp_path / "one_nbest",
+                "--json")
+        assert r.exit_code == 0, r.stderr
+        alone = json.loads(r.stdout)
+        assert alone["fmllr"] == rec["fmllr"], w  # the same transforms were estimated
+        assert (tmp_path / f"hyp{w}").read_text() == (tmp_path / "one").read_text()
+        assert (tmp_path / f"nbest{w}").read_text() == (tmp_path / "one_nbest").read_text()
+    assert (tmp_path / "nbest0").read_text() != (tmp_path / "nbest40").read_text()
