@@ -376,11 +376,11 @@ def decode(
     from speechlang.io import atomic_output, check_writable
 
     set_threads(threads)
-    weights = parse_lm_weights(lm_weight)
+    weights = _lm_weights(lm_weight)
     cfg = DecodeConfig(lm_weight=weights[0][1], word_ins_penalty=word_ins_penalty, beam=beam,
                        max_active=max_active, sil_prob=sil_prob, nbest=nbest,
                        restrict_vocab=restrict_vocab)
-    paths = {o: per_weight_paths(o, flag, weights) for o, flag in
+    paths = {o: _per_weight_paths(o, flag, weights) for o, flag in
              ((output, "-O"), (nbest_out, "--nbest-out"), (ctm, "--ctm")) if o is not None}
     for ps in paths.values():
         for p in ps:
@@ -424,7 +424,7 @@ def decode(
             log.info(json.dumps(run[-1][1], sort_keys=True))
 
 
-def parse_lm_weights(text: str) -> list[tuple[str, float]]:
+def _lm_weights(text: str) -> list[tuple[str, float]]:
     """'8,10,12' -> [('8', 8.0), ('10', 10.0), ('12', 12.0)]: each weight as written (for the
     {lm_weight} of output names) and its value; one clear error for anything else."""
     from speechlang.errors import ConfigError
@@ -443,7 +443,7 @@ def parse_lm_weights(text: str) -> list[tuple[str, float]]:
     return out
 
 
-def per_weight_paths(path, flag: str, weights: list[tuple[str, float]]) -> list:
+def _per_weight_paths(path, flag: str, weights: list[tuple[str, float]]) -> list:
     """The output of each LM weight: `path` with {lm_weight} replaced by the weight as written.
     Several weights need the placeholder (and a file, not stdout)."""
     from speechlang.errors import ConfigError

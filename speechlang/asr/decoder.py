@@ -265,7 +265,7 @@ def build_graph(model: AcousticModel, lm: ArpaLM, cfg: DecodeConfig) -> DecodeGr
     graph = DecodeGraph(np.array(e_pdf, np.int32), np.array(e_loop), np.array(e_fwd),
                         np.array(e_next, np.int64), np.array(e_word, np.int32), n_arc_start,
                         arc_dest, arc_lm, final_lm, number[start], words, [ctx[k[0]] for k in keys],
-                        arc_lm, arc_const, final_lm, final_ok, 1.0)
+                        arc_lm, arc_const, final_lm, final_ok, 1.0)  # arc_w, final_w: below
     return graph.reweighted(cfg.lm_weight)
 
 
