@@ -71,7 +71,7 @@ def test_score_cli(cli, tmp_path):
 
 
 def test_score_starts_without_torch(tmp_path):
-    """score, validate and split are text tools in pipelines and recipes: no torch import."""
+    """score and validate are text tools in pipelines and recipes: no torch import."""
     import subprocess
     import sys
     from pathlib import Path
