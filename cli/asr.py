@@ -146,6 +146,11 @@ def features(
     speed: Annotated[float, typer.Option("--speed", min=0.5, max=2.0, help="speed perturbation: "
                                          "the audio played this many times faster, tempo and "
                                          "pitch (1: none)")] = 1.0,
+    reverb: Annotated[float, typer.Option("--reverb", min=0.0, max=2.0, help="RT60 (s) of a "
+                                          "synthetic room response convolved with the audio "
+                                          "(0: none)")] = 0.0,
+    noise_snr: Annotated[float | None, typer.Option(
+        "--noise-snr", min=-10.0, max=60.0, help="add colored Gaussian noise at this SNR (dB)")] = None,
     on_error: Annotated[str, typer.Option("--on-error", help="error, warn or skip an unreadable "
                                           "utterance")] = "error",
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps")] = "auto",
@@ -165,7 +170,7 @@ def features(
                         num_ceps=num_ceps, use_energy=use_energy, window=window, dither=dither,
                         delta_order=delta_order, cmvn=cmvn, norm_vars=norm_vars,
                         cmvn_frames=cmvn_frames,
-                        vtln_warp=vtln_warp, speed=speed)
+                        vtln_warp=vtln_warp, speed=speed, reverb=reverb, noise_snr=noise_snr)
     _report(compute_feats(data_dir, out_dir, cfg, device, on_error, seed), json_out)
 
 

@@ -1,5 +1,6 @@
 """Audio input: read WAV/FLAC/OGG with soundfile, from a file or from the output of a command
-(Kaldi's piped wav.scp entries), mix to mono, resample (windowed sinc, torch), change speed.
+(Kaldi's piped wav.scp entries), mix to mono, resample (windowed sinc, torch), change speed,
+reverberate and add noise (data augmentation).
 
     x = load_audio("a.flac", rate=16000)   # float32 (samples,), in [-1, 1)
     x = load_audio(Pipe("sox a.sph -t wav -"), rate=16000)
@@ -62,6 +63,44 @@ def change_speed(x: np.ndarray, rate: int, factor: float) -> np.ndarray:
     if factor == 1.0:
         return x
     return resample(torch.from_numpy(x), round(rate * factor), rate).numpy()
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+def reverberate(x: np.ndarray, rate: int, rt60: float, drr_db: float,
+                gen: np.random.Generator) -> np.ndarray:
+    """(samples,) -> (samples,): x convolved with a synthetic room impulse response, rescaled
+    to x's RMS, its tail past the end cut (Kaldi's wav-reverberate with shift-output).
+
+    The response follows Polack's statistical model: a unit direct path, then from 1 ms on
+    Gaussian noise whose envelope falls by 60 dB over `rt60` seconds, scaled so that the
+    direct path's energy is `drr_db` dB above the tail's (the direct-to-reverberant ratio).
+    """
+    if rt60 <= 0 or x.size == 0:
+        return x
+    t = np.arange(1, round(rt60 * rate) + 1) / rate + 1e-3
+    tail = gen.standard_normal(t.size) * np.exp(-3 * math.log(10) * t / rt60)
+    tail *= math.sqrt(10 ** (-drr_db / 10) / np.sum(tail * tail))
+    h = np.concatenate([[1.0], np.zeros(round(1e-3 * rate) - 1), tail])
+    n = x.size + h.size - 1
+    size = 1 << (n - 1).bit_length()
+    y = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h, size), size)[:x.size]
+    return (y * (_rms(x) / max(_rms(y), 1e-12))).astype(np.float32)
+
+
+def add_noise(x: np.ndarray, snr_db: float, beta: float, gen: np.random.Generator) -> np.ndarray:
+    """(samples,) -> (samples,): x plus Gaussian noise whose power spectrum falls as 1/f^beta
+    (0 white, 1 pink, 2 brown), its power `snr_db` dB below x's mean power."""
+    if x.size == 0:
+        return x
+    spec = np.fft.rfft(gen.standard_normal(x.size))
+    f = np.arange(spec.size, dtype=np.float64)
+    f[0] = 1.0  # no infinite power at DC
+    noise = np.fft.irfft(spec * f ** (-beta / 2), x.size)
+    noise *= _rms(x) * 10 ** (-snr_db / 20) / max(_rms(noise), 1e-12)
+    return (x + noise).astype(np.float32)
 
 
 def _streamed_wav(data: bytes) -> bytes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +26,7 @@ import torch
 
 from speechlang import log
 from speechlang.accel import resolve_device
-from speechlang.asr.audio import change_speed, load_audio
+from speechlang.asr.audio import add_noise, change_speed, load_audio, reverberate
 from speechlang.asr.datadir import read_datadir, validate_datadir
 from speechlang.asr.featfile import write_feats
 from speechlang.errors import ConfigError, DataError, SpeechlangError
@@ -60,6 +61,8 @@ class FeatureConfig:
     vtln_low: float = 100.0  # Hz; lower inflection point of the piecewise-linear warp
     vtln_high: float = -500.0  # Hz; upper inflection point; <= 0 means Nyquist + vtln_high
     speed: float = 1.0  # speed perturbation: audio played this many times faster (1 = none)
+    reverb: float = 0.0  # RT60 in seconds of a synthetic room response (0 = none); see augment
+    noise_snr: float | None = None  # dB; additive colored Gaussian noise (None = none); see augment
 
     def __post_init__(self):
         if self.kind not in ("mfcc", "fbank"):
@@ -82,6 +85,10 @@ class FeatureConfig:
             raise ConfigError(f"--vtln-warp {self.vtln_warp}: use a factor in 0.5..2")
         if not 0.5 <= self.speed <= 2.0:
             raise ConfigError(f"--speed {self.speed}: use a factor in 0.5..2")
+        if not 0 <= self.reverb <= 2.0:
+            raise ConfigError(f"--reverb {self.reverb}: use an RT60 in 0..2 seconds")
+        if self.noise_snr is not None and not -10 <= self.noise_snr <= 60:
+            raise ConfigError(f"--noise-snr {self.noise_snr}: use an SNR in -10..60 dB")
         if not 0 <= self.delta_order <= 3:
             raise ConfigError("--delta-order must be 0..3")
 
@@ -322,6 +329,22 @@ def apply_cmvn(feats: torch.Tensor, stats: torch.Tensor, norm_vars: bool) -> tor
     return out.to(feats.dtype)
 
 
+def augment(x: np.ndarray, cfg: FeatureConfig, utt: str, seed: int = 0) -> np.ndarray:
+    """(samples,) at cfg.sample_rate -> the same length, reverberated then noised as cfg says
+    (Kaldi's reverberate_data_dir order). Each utterance draws its own direct-to-reverberant
+    ratio (uniform 0..10 dB) and noise color (1/f^beta, beta uniform 0..2: white to brown)
+    from a generator seeded by (seed, utt), so a copy does not depend on the others."""
+    if cfg.reverb <= 0 and cfg.noise_snr is None:
+        return x
+    gen = np.random.default_rng([seed, zlib.crc32(utt.encode())])
+    drr, beta = gen.uniform(0.0, 10.0), gen.uniform(0.0, 2.0)
+    if cfg.reverb > 0:
+        x = reverberate(x, cfg.sample_rate, cfg.reverb, drr, gen)
+    if cfg.noise_snr is not None:
+        x = add_noise(x, cfg.noise_snr, beta, gen)
+    return x
+
+
 def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
                   on_error: str = "error", seed: int = 0) -> dict:
     """Features of every utterance of a data dir into the feature dir `out_dir` (see featfile).
@@ -349,6 +372,7 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
             path, start, end = d.source(u)
             x = change_speed(load_audio(path, cfg.sample_rate, start, end, name=u, announced=rates),
                              cfg.sample_rate, cfg.speed)
+            x = augment(x, cfg, u, seed)
             if x.shape[0] < cfg.frame_length:
                 raise DataError(f"{u}: audio {path} is shorter than one frame "
                                 f"({x.shape[0]} samples < {cfg.frame_length})")
@@ -390,11 +414,15 @@ def compute_feats(data_dir, out_dir, cfg: FeatureConfig, device: str = "auto",
             "x_realtime": round(seconds / max(elapsed, 1e-9), 1), "device": str(dev)}
 
 
+PERTURBATIONS = ("dither", "vtln_warp", "speed", "reverb", "noise_snr")
+
+
 def check_features(got: dict, want: dict, feat_dir, model_dir) -> None:
-    """Features `got` must match the model's `want` but for dither, VTLN warp and speed (the
-    perturbations); keys newer than a feature file or model take their FeatureConfig default."""
+    """Features `got` must match the model's `want` but for dither, VTLN warp, speed, reverb and
+    noise (the perturbations); keys newer than a feature file or model take their FeatureConfig
+    default."""
     got = {**FeatureConfig().to_dict(), **got}
-    diff = [k for k in want if got.get(k) != want[k] and k not in ("dither", "vtln_warp", "speed")]
+    diff = [k for k in want if got.get(k) != want[k] and k not in PERTURBATIONS]
     if diff:
         k = diff[0]
         raise DataError(f"{feat_dir} was made with {k}={got.get(k)!r} but {model_dir} expects "

@@ -11,11 +11,13 @@ import pytest
 import soundfile
 import torch
 
-from speechlang.asr.audio import change_speed, load_audio, resample
+from speechlang.asr.audio import add_noise, change_speed, load_audio, resample, reverberate
 from speechlang.asr.featfile import read_feats
 from speechlang.asr.features import (
     FeatureConfig,
     add_deltas,
+    augment,
+    check_features,
     compute_feats,
     fbank,
     mel_banks,
@@ -23,7 +25,7 @@ from speechlang.asr.features import (
     speech_frames,
     vtln_warp_freq,
 )
-from speechlang.errors import ConfigError
+from speechlang.errors import ConfigError, SpeechlangError
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "asr"
 
@@ -176,6 +178,78 @@ def test_speed_perturbed_features(tmp_path):
     assert b.config["speed"] == 1.25 and a.config["speed"] == 1.0
     with pytest.raises(ConfigError, match="--speed"):
         FeatureConfig(speed=3.0)
+
+
+def test_reverberate_builds_the_room_response():
+    """An impulse comes out as the response itself: direct path at 0, tail from 1 ms on with
+    the asked direct-to-reverberant ratio and a 60 dB fall over RT60; length and RMS kept."""
+    x = np.zeros(16000, np.float32)
+    x[0] = 1.0
+    y = reverberate(x, 16000, 0.4, 6.0, np.random.default_rng(0)).astype(np.float64)
+    assert len(y) == 16000 and np.sqrt(np.mean(y * y)) == pytest.approx(np.sqrt(1 / 16000), rel=1e-5)
+    assert np.all(np.abs(y[1:16]) < 1e-6 * y[0])  # FFT rounding only
+    tail = y[16:]
+    assert 10 * np.log10(y[0] ** 2 / np.sum(tail ** 2)) == pytest.approx(6.0, abs=1e-4)
+    assert np.all(np.abs(tail[6400:]) < 1e-6 * y[0])  # 0.4 s of response past the direct path
+    e = [np.sum(tail[a:a + 1600] ** 2) for a in (0, 3200)]  # 0.2 s apart: 30 dB down
+    assert 10 * np.log10(e[0] / e[1]) == pytest.approx(30, abs=2)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0, 2.0])
+def test_add_noise_snr_and_color(beta):
+    """The added noise is snr_db below the signal's power and its power spectrum falls as
+    1/f^beta (log-log slope -beta)."""
+    rng = np.random.default_rng(3)
+    x = (0.1 * rng.standard_normal(64000)).astype(np.float32)
+    n = add_noise(x, 12.0, beta, rng).astype(np.float64) - x
+    assert 10 * np.log10(np.mean(x.astype(np.float64) ** 2) / np.mean(n * n)) == pytest.approx(12.0, abs=1e-3)
+    p = np.abs(np.fft.rfft(n)[1:]) ** 2
+    f = np.arange(1, p.size + 1)
+    bands = np.logspace(1, np.log10(f[-1]), 12).astype(int)
+    lp = [np.log(p[a - 1:b - 1].mean()) for a, b in zip(bands[:-1], bands[1:], strict=True)]
+    lf = [np.log(np.sqrt(a * b)) for a, b in zip(bands[:-1], bands[1:], strict=True)]
+    assert np.polyfit(lf, lp, 1)[0] == pytest.approx(-beta, abs=0.15)
+
+
+def test_augment_draws_per_utterance():
+    """augment: nothing without --reverb/--noise-snr; otherwise each (seed, utterance) gives one
+    copy, whatever else was drawn before, and other utterances or seeds give others."""
+    x = (0.1 * np.random.default_rng(4).standard_normal(8000)).astype(np.float32)
+    assert augment(x, FeatureConfig(), "a") is x
+    cfg = FeatureConfig(reverb=0.3, noise_snr=5.0)
+    a = augment(x, cfg, "a")
+    np.random.default_rng(9).standard_normal(100)
+    assert np.array_equal(a, augment(x, cfg, "a"))
+    assert not np.allclose(a, augment(x, cfg, "b")) and not np.allclose(a, augment(x, cfg, "a", seed=1))
+    assert len(a) == len(x) and not np.allclose(a, x)
+
+
+def test_augmented_features(tmp_path):
+    """--reverb / --noise-snr copies have the clean copy's frames (so its alignment serves),
+    other values, the settings in feats.json, and pass as views of a clean model's features;
+    values out of range are refused."""
+    rng = np.random.default_rng(2)
+    d = _datadir(tmp_path, {"aa-1": (0.1 * rng.standard_normal(16000)).astype(np.float32)})
+    compute_feats(d, tmp_path / "f1", FeatureConfig(), device="cpu")
+    compute_feats(d, tmp_path / "f2", FeatureConfig(reverb=0.5, noise_snr=10.0), device="cpu")
+    a, b = read_feats(tmp_path / "f1"), read_feats(tmp_path / "f2")
+    assert a["aa-1"].shape == b["aa-1"].shape and not np.allclose(a["aa-1"], b["aa-1"])
+    assert (b.config["reverb"], b.config["noise_snr"]) == (0.5, 10.0)
+    check_features(b.config, a.config, "f2", "model")
+    with pytest.raises(SpeechlangError, match="num_mel_bins"):
+        check_features({**b.config, "num_mel_bins": 40}, a.config, "f2", "model")
+    with pytest.raises(ConfigError, match="--reverb"):
+        FeatureConfig(reverb=3.0)
+    with pytest.raises(ConfigError, match="--noise-snr"):
+        FeatureConfig(noise_snr=100.0)
+
+
+@pytest.mark.parametrize("args", [("--reverb", "-1"), ("--noise-snr", "70"), ("--noise-snr", "x")])
+def test_augment_options_refused_by_cli(cli, tmp_path, args):
+    """A bad --reverb or --noise-snr is one error line and a non-zero exit; nothing written."""
+    d = _datadir(tmp_path, {"aa-1": np.zeros(16000, np.float32)})
+    r = cli("asr", "features", d, tmp_path / "out", *args)
+    assert r.exit_code != 0 and args[0] in r.stderr and not (tmp_path / "out").exists()
 
 
 def _datadir(tmp: Path, utts: dict[str, np.ndarray], rate: int = 16000) -> Path:

@@ -44,7 +44,7 @@ def test_recipe_reports_every_stage_for_every_test_dir(tmp_path):
     exp = tmp_path / "exp"
     env = {**os.environ, "EXP": str(exp), "SL": str(SL), "LM_WEIGHTS": "4 8",
            "DNN_OPTS": "--epochs 2", "MMI_OPTS": "--epochs 1 --lr 1e-4 --mmi-scale 0.25",
-           "OOV_WORD": said}
+           "OOV_WORD": said, "AUG": "--reverb 0.3;--noise-snr 20"}
     r = subprocess.run(["bash", str(ROOT / "bench" / "asr.sh"), str(corpus), str(extra)],
                        capture_output=True, text=True, env=env, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -65,3 +65,10 @@ def test_recipe_reports_every_stage_for_every_test_dir(tmp_path):
     dev = (exp / "data" / "dev" / "utt2spk").read_text().splitlines()
     rest = (exp / "data" / "train_nodev" / "utt2spk").read_text().splitlines()
     assert dev == train[9::10] and sorted(dev + rest) == sorted(train)
+
+    views = json.loads((exp / "dnn" / "dnn.json").read_text())["train"]["extra_feats"]
+    assert [Path(v).name for v in views] == ["train_nodev_w0.9", "train_nodev_w1.1",
+                                             "train_nodev_aug0", "train_nodev_aug1"]
+    aug = [json.loads((exp / "feats" / f"train_nodev_aug{i}" / "feats.json").read_text())["config"]
+           for i in (0, 1)]
+    assert [(c["reverb"], c["noise_snr"]) for c in aug] == [(0.3, None), (0.0, 20.0)]
