@@ -28,8 +28,9 @@
 # VTLP ("0.9 1.1": VTLN warp factors of extra copies of the training features the DNN also
 # trains on, vocal tract length perturbation; "" for none), SP ("": speed factors of
 # speed-perturbed copies the DNN also trains on, each aligned by ALI, e.g. "0.9 1.1"),
-# AUG ("": `asr features` options of more copies the DNN also trains on, one copy per
-# ';'-separated entry, e.g. "--reverb 0.5;--noise-snr 10": reverberated and noised copies),
+# AUG ("--reverb 0.5;--noise-snr 10": `asr features` options of more copies the DNN also
+# trains on, one copy per ';'-separated entry: a reverberated and a noised copy, chosen on
+# fillets-cs dev over none; "" for none),
 # STAGES ("mono tri tri2 sat dnn dnn_adabn dnn_mmi dnn_mmi_adabn"; tri2 = LDA+MLLT
 # triphones trained on the tri alignments; dnn_int8 is reported with dnn, at dnn's LM weight;
 # dnn_adabn = the dnn decoded with --adabn, its BatchNorm statistics per test speaker; dnn2 = dnn
@@ -185,6 +186,7 @@ DNN_CONTEXT=${DNN_CONTEXT:-$([ "$DNN_ARCH" = tdnn ] && echo 8 || echo 5)}
 DNN_OPTS=${DNN_OPTS:-}
 SPEC_AUG=${SPEC_AUG-"--freq-mask 4 --time-mask 6"}
 VTLP=${VTLP-"0.9 1.1"}
+AUG=${AUG-"--reverb 0.5;--noise-snr 10"}
 SP=${SP:-}
 EXTRA=()  # --extra-feats (and, with SP, --extra-ali) options of train-dnn
 if [[ "$STAGES" == *dnn* ]]; then
@@ -193,7 +195,7 @@ if [[ "$STAGES" == *dnn* ]]; then
     EXTRA+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_w$w")
     if [ -n "$SP" ]; then EXTRA+=(--extra-ali "$EXP/${ALI}_ali"); fi
   done
-  IFS=';' read -ra AUGS <<< "${AUG:-}"
+  IFS=';' read -ra AUGS <<< "$AUG"
   for i in "${!AUGS[@]}"; do  # same frames as the training features: the same alignment
     feat "$EXP/data/train_nodev" "train_nodev${DSFX}_aug$i" "${AUGS[$i]} ${DNN_FEAT_OPTS:-$FEAT_OPTS}"
     EXTRA+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_aug$i")
