@@ -550,6 +550,16 @@ def train_dnn(
                                            "mask in frames; 0: none")] = 0,
     num_masks: Annotated[int, typer.Option("--num-masks", min=0, help="SpecAugment: masks of "
                                            "each kind per training chunk")] = 2,
+    spec_shift: Annotated[float, typer.Option("--spec-shift", min=0.0, help="RMS in dB of a random "
+                                              "smooth log-mel curve added to each segment of the "
+                                              "training chunks (a spectral-shape perturbation); "
+                                              "0: none")] = 0.0,
+    shift_frames: Annotated[int, typer.Option("--shift-frames", min=1, help="--spec-shift: mean "
+                                              "segment length in frames")] = 10,
+    spec_scale: Annotated[tuple[float, float], typer.Option("--spec-scale", help="LO HI: scale each "
+                                                            "training chunk's log-mel spectral shape "
+                                                            "by a factor log-uniform in [LO, HI]; "
+                                                            "1 1: none")] = (1.0, 1.0),
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT_DIR/ckpt/"
                                          "checkpoint_last.pt")] = False,
     threads: Threads = 1,
@@ -571,7 +581,8 @@ def train_dnn(
                     realign=realign, fmllr=fmllr, dropout=dropout, chunk=chunk,
                     speaker_batches=speaker_batches, objective=objective, mmi_scale=mmi_scale,
                     mmi_ce=mmi_ce, init=str(init or ""), freq_mask=freq_mask, time_mask=time_mask,
-                    num_masks=num_masks)
+                    num_masks=num_masks, spec_shift=spec_shift, shift_frames=shift_frames,
+                    spec_scale=tuple(spec_scale))
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()),

@@ -58,7 +58,13 @@ from speechlang.accel import (
 )
 from speechlang.asr.alignfile import read_alignments
 from speechlang.asr.featfile import read_feats
-from speechlang.asr.features import FeatureConfig, check_features, dct_matrix, lifter_coeffs
+from speechlang.asr.features import (
+    FeatureConfig,
+    add_deltas,
+    check_features,
+    dct_matrix,
+    lifter_coeffs,
+)
 from speechlang.asr.fmllr import apply_transform, read_transforms
 from speechlang.asr.model import AcousticModel, read_model
 from speechlang.errors import ConfigError, DataError, FormatError
@@ -96,6 +102,9 @@ class DNNConfig:
     freq_mask: int = 0  # SpecAugment: widest frequency mask, in mel bands (0: none)
     time_mask: int = 0  # SpecAugment: widest time mask, in frames (0: none)
     num_masks: int = 2  # SpecAugment: masks of each kind per training chunk
+    spec_shift: float = 0.0  # SpectralShift: RMS in dB of each segment's log-mel curve (0: none)
+    shift_frames: int = 10  # SpectralShift: mean segment length in frames
+    spec_scale: tuple[float, float] = (1.0, 1.0)  # SpectralScale: range of the factor (1, 1: none)
 
     @property
     def chunk_frames(self) -> int:
@@ -124,9 +133,14 @@ class DNNConfig:
             raise ConfigError("--mmi-scale must be > 0 and --mmi-ce >= 0")
         if min(self.freq_mask, self.time_mask, self.num_masks) < 0:
             raise ConfigError("--freq-mask, --time-mask and --num-masks must be >= 0")
-        if self.freq_mask and self.fmllr:
-            raise ConfigError("--freq-mask needs MFCC or fbank input: the --fmllr features are "
-                              "not in a mel domain (use --time-mask alone)")
+        if self.spec_shift < 0 or self.shift_frames < 1:
+            raise ConfigError("--spec-shift must be >= 0 and --shift-frames >= 1")
+        lo, hi = self.spec_scale
+        if not 0 < lo <= hi:
+            raise ConfigError(f"--spec-scale {lo} {hi}: use 0 < LO <= HI")
+        if (self.freq_mask or self.spec_shift or self.spec_scale != (1.0, 1.0)) and self.fmllr:
+            raise ConfigError("--freq-mask, --spec-shift and --spec-scale need MFCC or fbank input: "
+                              "the --fmllr features are not in a mel domain (use --time-mask alone)")
 
 
 class SplicedNet(nn.Module):
@@ -265,6 +279,81 @@ class SpecAugment:
                 xs[..., self.energy:] = torch.einsum("btkc,bdc->btkd", xs[..., self.energy:], P)
             else:
                 xs[..., self.energy:] *= keep[:, None, None, :]
+        return x
+
+
+class SpectralShift:
+    """Segment-wise spectral-shape perturbation of training chunks (B, T, D) of CMVN'd features:
+    each chunk is cut before each frame with probability 1 / mean_frames, and every segment's
+    log-mel spectrum gets a smooth curve r = sum_k a_k d_k added, d_k the orthonormal DCT rows
+    k = 1..num_ceps-1 over the mel bands (shape only: no level, c0), a_k ~ N(0, s^2) with s
+    such that the RMS of r over the bands is `db` dB on average. In MFCC that adds lifter_k a_k
+    to the static c_k (c0 or the log energy is left); fbank bands get r (the energy column is
+    left). The delta blocks get the deltas of the added track, as if computed after it."""
+
+    def __init__(self, fc: FeatureConfig, db: float, mean_frames: int):
+        self.blocks, self.static = 1 + fc.delta_order, fc.static_dim
+        self.order, self.window = fc.delta_order, fc.delta_window
+        self.energy = int(fc.use_energy)
+        self.p = 1.0 / mean_frames
+        shape = fc.num_ceps - 1  # the curve's DCT coefficients: k = 1..num_ceps-1
+        self.sigma = db / (10 / math.log(10)) / math.sqrt(shape / fc.num_mel_bins)  # nepers
+        if fc.kind == "mfcc":  # coefficients -> the shift of the static columns c1..
+            self.basis = torch.diag(lifter_coeffs(fc.num_ceps, fc.cepstral_lifter)[1:]).float()
+            self.first = 1
+        else:  # coefficients -> the log-mel curve over the bands
+            self.basis = dct_matrix(fc.num_ceps, fc.num_mel_bins)[1:].float()
+            self.first = self.energy
+
+    def track(self, B: int, T: int, g: torch.Generator) -> torch.Tensor:
+        """(B, T, static - first): the per-frame shift of the static columns from `first` on."""
+        cut = torch.rand(B, T, generator=g) < self.p
+        cut[:, 0] = True
+        seg = torch.cumsum(cut.long(), 1) - 1  # (B, T) segment index per frame
+        a = torch.randn(B, T, self.basis.shape[0], generator=g) * self.sigma
+        a = torch.gather(a, 1, seg[..., None].expand(-1, -1, a.shape[2]))
+        return a @ self.basis
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """A shifted copy of x (B, T, D) (CPU), the segments and curves drawn from g."""
+        return self.shift(x, self.track(*x.shape[:2], g))
+
+    def shift(self, x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """x (B, T, D) plus the static track r (B, T, static - first) and its deltas."""
+        B, T, _ = x.shape
+        t = r.transpose(0, 1).reshape(T, -1)  # (T, B * cols): add_deltas works on columns
+        t = add_deltas(t, self.order, self.window).view(T, self.blocks, B, -1).permute(2, 0, 1, 3)
+        x = x.clone()
+        x.view(B, T, self.blocks, self.static)[..., self.first:] += t.to(x.dtype)
+        return x
+
+
+class SpectralScale:
+    """Spectral-contrast perturbation of training chunks (B, T, D) of CMVN'd features: each
+    chunk's log-mel spectrum around its per-frame level is scaled by a factor alpha, log-uniform
+    in [lo, hi] (alpha < 1: a flatter spectrum, as from a smoothed envelope). Speaker CMVN
+    commutes with it, so on MFCC it scales c1.. (c0 or the log energy kept) and on fbank it
+    maps each frame's bands x to alpha x + (1 - alpha) mean(x) (the energy column kept), in the
+    statics and every delta order alike."""
+
+    def __init__(self, fc: FeatureConfig, lo: float, hi: float):
+        self.blocks, self.static = 1 + fc.delta_order, fc.static_dim
+        self.log_lo, self.log_hi = math.log(lo), math.log(hi)
+        self.mfcc = fc.kind == "mfcc"
+        self.first = 1 if self.mfcc else int(fc.use_energy)
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """A scaled copy of x (B, T, D) (CPU), the factors drawn from g."""
+        u = torch.rand(x.shape[0], generator=g)
+        return self.scale(x, torch.exp(self.log_lo + (self.log_hi - self.log_lo) * u))
+
+    def scale(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """x (B, T, D) with chunk b's spectral shape scaled by alpha[b]."""
+        x = x.clone()
+        xs = x.view(*x.shape[:2], self.blocks, self.static)[..., self.first:]
+        a = alpha.to(x.dtype)[:, None, None, None]
+        level = 0.0 if self.mfcc else xs.mean(-1, keepdim=True)
+        xs.copy_(a * xs + (1 - a) * level)
         return x
 
 
@@ -634,8 +723,10 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     num_batches = (sum(math.ceil(c / per_batch) for c in np.bincount(groups)) if cfg.speaker_batches
                    else math.ceil(len(ch_start) / per_batch))
 
-    augment = (SpecAugment(FeatureConfig.from_dict(feats.config), cfg.freq_mask, cfg.time_mask, cfg.num_masks)
-               if cfg.freq_mask or cfg.time_mask else None)
+    fc = FeatureConfig.from_dict(feats.config)
+    augment = ([SpecAugment(fc, cfg.freq_mask, cfg.time_mask, cfg.num_masks)] if cfg.freq_mask or cfg.time_mask
+               else []) + ([SpectralShift(fc, cfg.spec_shift, cfg.shift_frames)] if cfg.spec_shift else []) \
+        + ([SpectralScale(fc, *cfg.spec_scale)] if cfg.spec_scale != (1.0, 1.0) else [])
 
     def batches(epoch, env):
         listing = (group_batches(groups, per_batch, epoch=epoch, seed=cfg.seed, env=env)
@@ -645,7 +736,9 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
         for idx in listing:
             i = torch.from_numpy(idx)
             x, y = chunk_batch(X, Y, ch_start[i], ch_len[i], k, L)
-            yield (augment(x, g) if augment else x), y
+            for aug in augment:
+                x = aug(x, g)
+            yield x, y
 
     def loss_fn(model, batch):  # mean per frame, frames
         x, y = batch

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from speechlang.asr.dnn import (
     DenominatorGraph,
     DNNModel,
     SpecAugment,
+    SpectralScale,
+    SpectralShift,
     SplicedNet,
     UnfoldLinear,
     _split,
@@ -603,15 +606,97 @@ def test_train_dnn_with_dropout_and_weight_decay(cli, exp, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize("energy", [False, True])
+def test_spectral_shift_of_a_full_cepstrum_is_the_mfcc_of_the_shifted_log_mel(energy):
+    """With as many cepstra as mel bands, adding the coefficients a (B, T, 22) to MFCC + deltas
+    equals computing them from the log-mel spectrum plus the curve a D[1:] (c0 or the energy
+    is left as is)."""
+    cfg = FeatureConfig(num_ceps=23, num_mel_bins=23, use_energy=energy)
+    shift = SpectralShift(cfg, db=6.0, mean_frames=5)
+    g = torch.Generator().manual_seed(0)
+    mel, log_e = torch.randn(2, 30, 23, dtype=torch.float64, generator=g), torch.randn(2, 30, generator=g)
+    a = 0.3 * torch.randn(2, 30, 22, dtype=torch.float64, generator=g)
+    dct, lif = dct_matrix(23, 23), lifter_coeffs(23, 22.0)
+
+    def feats(m):  # (B, T, bins) log-mel -> (B, T, 69) MFCC + deltas + delta-deltas
+        c = m @ dct.T * lif
+        if energy:
+            c[..., 0] = log_e
+        return torch.stack([add_deltas(x.float()) for x in c])
+
+    got = shift.shift(feats(mel), (a * lif[1:]).float())
+    torch.testing.assert_close(got, feats(mel + a @ dct[1:]), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "fbank"])
+def test_spectral_shift_draws_segments_and_curves_of_the_asked_size(kind):
+    cfg = FeatureConfig(kind=kind)  # MFCC 13 with c0 = log energy; fbank 1 + 23
+    shift = SpectralShift(cfg, db=3.0, mean_frames=8)
+    r = shift.track(4000, 40, torch.Generator().manual_seed(2))
+    if kind == "mfcc":  # back to the log-mel curve
+        r = r / lifter_coeffs(13, 22.0)[1:].float() @ dct_matrix(13, 23)[1:].float()
+    rms_db = 10 / math.log(10) * r.double().pow(2).mean(-1).mean().sqrt()
+    assert abs(float(rms_db) - 3.0) < 0.05
+    assert r.mean(-1).abs().max() < 1e-5  # shape only: the curves have no level
+    cuts = (r[:, 1:] != r[:, :-1]).any(-1)  # piecewise constant, cut with probability 1/8
+    assert abs(float(cuts.double().mean()) - 1 / 8) < 0.005
+    x = torch.randn(3, 40, cfg.dim, generator=torch.Generator().manual_seed(1))
+    y = [shift(x, torch.Generator().manual_seed(7)) for _ in range(2)]
+    torch.testing.assert_close(y[0], y[1])
+    static = cfg.static_dim
+    torch.testing.assert_close(y[0][..., ::static], x[..., ::static])  # energies left
+    assert (y[0] - x)[..., 1:static].abs().min() > 0
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "fbank"])
+def test_spectral_scale_is_the_features_of_the_flattened_log_mel(kind):
+    """Scaling chunk b by alpha[b] equals computing MFCC (as many cepstra as bands) or fbank
+    + deltas from each frame's log-mel spectrum m flattened to alpha m + (1 - alpha) mean(m)."""
+    cfg = FeatureConfig(kind=kind, num_ceps=23, num_mel_bins=23, use_energy=False)
+    scale = SpectralScale(cfg, 0.5, 2.0)
+    mel = torch.randn(2, 30, 23, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    alpha = torch.tensor([0.6, 1.5])
+    dct, lif = dct_matrix(23, 23), lifter_coeffs(23, 22.0)
+
+    def feats(m):  # (B, T, bins) log-mel -> (B, T, 69) MFCC or fbank + deltas + delta-deltas
+        return torch.stack([add_deltas((x @ dct.T * lif if kind == "mfcc" else x).float()) for x in m])
+
+    a = alpha.double()[:, None, None]
+    want = feats(a * mel + (1 - a) * mel.mean(-1, keepdim=True))
+    torch.testing.assert_close(scale.scale(feats(mel), alpha), want, atol=1e-4, rtol=1e-4)
+
+
+def test_spectral_scale_draws_log_uniform_factors_and_keeps_the_energy():
+    cfg = FeatureConfig()  # MFCC 13 with c0 = log energy
+    scale = SpectralScale(cfg, 0.5, 2.0)
+    x = torch.randn(4000, 3, cfg.dim, generator=torch.Generator().manual_seed(1))
+    y = scale(x, torch.Generator().manual_seed(7))
+    torch.testing.assert_close(y, scale(x, torch.Generator().manual_seed(7)))
+    torch.testing.assert_close(y[..., ::13], x[..., ::13])
+    alpha = (y[..., 1:13] / x[..., 1:13]).flatten(1)
+    torch.testing.assert_close(alpha, alpha[:, :1].expand_as(alpha))  # one factor per chunk
+    log_a = alpha[:, 0].log()
+    assert 0.5 - 1e-5 <= float(alpha.min()) and float(alpha.max()) <= 2.0 + 1e-5
+    assert abs(float(log_a.mean())) < 0.03 and abs(float(log_a.std()) - math.log(4) / 12 ** 0.5) < 0.02
+
+
 def test_train_dnn_with_spec_augment(cli, exp, tmp_path):
-    _train_small(cli, exp, tmp_path / "s", "--freq-mask", 3, "--time-mask", 3)
+    _train_small(cli, exp, tmp_path / "s", "--freq-mask", 3, "--time-mask", 3, "--spec-shift", 2,
+                 "--spec-scale", 0.7, 1.2)
     conf = read_dnn(tmp_path / "s").meta["train"]["config"]
     assert (conf["freq_mask"], conf["time_mask"], conf["num_masks"]) == (3, 3, 2)
+    assert (conf["spec_shift"], conf["shift_frames"], conf["spec_scale"]) == (2.0, 10, [0.7, 1.2])
     base, aug = read_dnn(exp / "dnn").net.state_dict(), read_dnn(tmp_path / "s").net.state_dict()
     assert not torch.equal(base["out.weight"], aug["out.weight"])
     r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
             "--fmllr", "--freq-mask", 3)
     assert r.exit_code == 1 and "--freq-mask" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
+            "--fmllr", "--spec-shift", 2)
+    assert r.exit_code == 1 and "--spec-shift" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = cli("asr", "train-dnn", exp / "ftrain", exp / "ali", exp / "mono", tmp_path / "bad",
+            "--spec-scale", 1.2, 0.7)
+    assert r.exit_code == 1 and "--spec-scale 1.2 0.7" in r.stderr and len(r.stderr.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
 
 
