@@ -294,7 +294,6 @@ class SpectralShift:
     def __init__(self, fc: FeatureConfig, db: float, mean_frames: int):
         self.blocks, self.static = 1 + fc.delta_order, fc.static_dim
         self.order, self.window = fc.delta_order, fc.delta_window
-        self.energy = int(fc.use_energy)
         self.p = 1.0 / mean_frames
         shape = fc.num_ceps - 1  # the curve's DCT coefficients: k = 1..num_ceps-1
         self.sigma = db / (10 / math.log(10)) / math.sqrt(shape / fc.num_mel_bins)  # nepers
@@ -303,7 +302,7 @@ class SpectralShift:
             self.first = 1
         else:  # coefficients -> the log-mel curve over the bands
             self.basis = dct_matrix(fc.num_ceps, fc.num_mel_bins)[1:].float()
-            self.first = self.energy
+            self.first = int(fc.use_energy)
 
     def track(self, B: int, T: int, g: torch.Generator) -> torch.Tensor:
         """(B, T, static - first): the per-frame shift of the static columns from `first` on."""
@@ -723,10 +722,13 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     num_batches = (sum(math.ceil(c / per_batch) for c in np.bincount(groups)) if cfg.speaker_batches
                    else math.ceil(len(ch_start) / per_batch))
 
-    fc = FeatureConfig.from_dict(feats.config)
-    augment = ([SpecAugment(fc, cfg.freq_mask, cfg.time_mask, cfg.num_masks)] if cfg.freq_mask or cfg.time_mask
-               else []) + ([SpectralShift(fc, cfg.spec_shift, cfg.shift_frames)] if cfg.spec_shift else []) \
-        + ([SpectralScale(fc, *cfg.spec_scale)] if cfg.spec_scale != (1.0, 1.0) else [])
+    fc, augment = FeatureConfig.from_dict(feats.config), []  # applied to each batch in this order
+    if cfg.freq_mask or cfg.time_mask:
+        augment.append(SpecAugment(fc, cfg.freq_mask, cfg.time_mask, cfg.num_masks))
+    if cfg.spec_shift:
+        augment.append(SpectralShift(fc, cfg.spec_shift, cfg.shift_frames))
+    if cfg.spec_scale != (1.0, 1.0):
+        augment.append(SpectralScale(fc, *cfg.spec_scale))
 
     def batches(epoch, env):
         listing = (group_batches(groups, per_batch, epoch=epoch, seed=cfg.seed, env=env)
