@@ -10,6 +10,7 @@ from speechlang.accel import TrainConfig, resolve_device, set_threads
 from speechlang.accel import bench as benchmod
 from speechlang.accel.check import run_check
 from speechlang.accel.threads import cpu_count
+from speechlang.cli import GROUPS
 from speechlang.cli._util import (
     Device,
     Json,
@@ -20,7 +21,7 @@ from speechlang.cli._util import (
     make_app,
 )
 
-app = make_app("The shared CPU/GPU layer: devices, threads, speed figures, training-loop check.")
+app = make_app(GROUPS["accel"].help)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from speechlang import log
+from speechlang.cli import GROUPS
 from speechlang.cli._util import (
     Device,
     Json,
@@ -20,7 +21,7 @@ from speechlang.cli._util import (
     make_app,
 )
 
-app = make_app("GMM-HMM and hybrid DNN-HMM speech recognition on Kaldi-style data dirs.")
+app = make_app(GROUPS["asr"].help)
 
 # Path parameters take readable=False: an unreadable file is then reported by the library as one
 # error line (exit 1) naming it, not by Click as a usage error.

@@ -1,7 +1,7 @@
 """`speechlang`: the root command; each field is a command group in its own module.
 
 Groups are imported when first used, so `speechlang ngram ...` does not pay for torch or
-the other groups at start-up; `--help` imports them all to list them.
+the other groups at start-up, and `speechlang --help` lists them from the GROUPS table.
 """
 
 from __future__ import annotations
@@ -12,22 +12,13 @@ from typing import Annotated
 import typer
 
 from speechlang import __version__, log
+from speechlang.cli import GROUPS
 from speechlang.cli._util import RootGroup, set_debug
-
-# name -> module holding that group's `app` (a typer.Typer), in the order shown by --help
-GROUPS = {
-    "ngram": "speechlang.cli.ngram",
-    "w2v": "speechlang.cli.w2v",
-    "asr": "speechlang.cli.asr",
-    "nmt": "speechlang.cli.nmt",
-    "vision": "speechlang.cli.vision",
-    "accel": "speechlang.cli.accel",
-    "report": "speechlang.cli.report",
-}
 
 
 class LazyRoot(RootGroup):
-    """The root group: resolves each group's Typer app on demand."""
+    """The root group: resolves each group's Typer app on demand; its help lists the groups
+    from the GROUPS table without importing them."""
 
     def list_commands(self, ctx):
         return list(GROUPS)
@@ -35,9 +26,13 @@ class LazyRoot(RootGroup):
     def get_command(self, ctx, name):
         if name not in GROUPS:
             return None
-        cmd = typer.main.get_command(importlib.import_module(GROUPS[name]).app)
+        cmd = typer.main.get_command(importlib.import_module(GROUPS[name].module).app)
         cmd.name = name
         return cmd
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, g.help) for name, g in GROUPS.items()])
 
 
 app = typer.Typer(

@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from speechlang import log
+from speechlang.cli import GROUPS
 from speechlang.cli._util import Input, Json, Output, Seed, emit_json, make_app
 from speechlang.errors import ConfigError
 from speechlang.io import atomic_output, check_writable
 
-app = make_app("Smoothed and backoff n-gram language models (ARPA in and out).")
+app = make_app(GROUPS["ngram"].help)
 
 Order = Annotated[int, typer.Option("--order", "-o", help="highest n-gram order N (>= 1)")]
 Memory = Annotated[str, typer.Option("--memory", "-S", help="memory for counting before sorted "

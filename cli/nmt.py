@@ -9,6 +9,7 @@ import typer
 
 from speechlang import log
 from speechlang.accel import TrainConfig, resolve_device, set_threads
+from speechlang.cli import GROUPS
 from speechlang.cli._util import Device, Input, Json, Output, Precision, Seed, Threads, emit_json, make_app
 from speechlang.errors import ConfigError
 from speechlang.io import check_writable
@@ -21,7 +22,7 @@ from speechlang.nmt.train import NMTConfig
 from speechlang.nmt.train import train as train_model
 from speechlang.nmt.translate import TranslateConfig, translate_file
 
-app = make_app("Sequence-to-sequence translation with attention, beam search and BLEU.")
+app = make_app(GROUPS["nmt"].help)
 
 ARCHS = ", ".join(arch_names())
 

@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from speechlang import log
+from speechlang.cli import GROUPS
 from speechlang.cli._util import make_app
 
-app = make_app("The metric records of an experiment folder as a markdown table, training curves as a PNG.")
+app = make_app(GROUPS["report"].help)
 
 
 @app.command()

@@ -10,6 +10,7 @@ import typer
 
 from speechlang import log
 from speechlang.accel import TrainConfig, resolve_device, set_threads
+from speechlang.cli import GROUPS
 from speechlang.cli._util import Device, Hogwild, Json, Output, Precision, Seed, Threads, emit_json, make_app
 from speechlang.io import atomic_output, check_writable, iter_lines
 from speechlang.vision.augment import AugmentConfig
@@ -17,7 +18,7 @@ from speechlang.vision.preprocess import PreprocessConfig
 from speechlang.vision.registry import MODELS, model_names
 from speechlang.vision.train import VisionTrainConfig
 
-app = make_app("CNN image classification with preprocessing, augmentation and compression.")
+app = make_app(GROUPS["vision"].help)
 compress_app = make_app("Make a trained model cheaper: prune, quantize to int8, or distill a student.")
 app.add_typer(compress_app, name="compress")
 

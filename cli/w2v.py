@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from speechlang import log
+from speechlang.cli import GROUPS
 from speechlang.cli._util import (
     Device,
     Hogwild,
@@ -21,7 +22,7 @@ from speechlang.cli._util import (
 from speechlang.errors import ConfigError
 from speechlang.io import check_writable
 
-app = make_app("Skip-gram word vectors with negative sampling or hierarchical softmax.")
+app = make_app(GROUPS["w2v"].help)
 
 Vectors = Annotated[str, typer.Option("--vectors", "-v", help="word2vec vectors file, text or binary")]
 VecFormat = Annotated[str, typer.Option("--format", help="auto, text or binary")]

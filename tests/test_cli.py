@@ -1,15 +1,40 @@
 """The root command: help at every level, version, and the one error convention."""
 
+import importlib
+import subprocess
+import sys
+
 import pytest
 
-GROUPS = ["ngram", "w2v", "asr", "nmt", "vision", "accel"]
+GROUPS = ["ngram", "w2v", "asr", "nmt", "vision", "accel", "report"]
 
 
 def test_root_help_lists_every_group(cli):
     r = cli("--help")
     assert r.exit_code == 0
+    listed = r.stdout.split("Commands:")[1]
     for g in GROUPS:
-        assert g in r.stdout
+        assert f"\n  {g} " in listed
+    from speechlang.cli import GROUPS as table
+
+    assert list(table) == GROUPS
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_group_help_is_its_root_line(group):
+    from speechlang.cli import GROUPS as table
+
+    app = importlib.import_module(table[group].module).app
+    assert app.info.help == table[group].help
+
+
+def test_root_help_imports_no_group():
+    """`speechlang --help` lists the groups without importing them (nor torch)."""
+    code = ("import sys\nfrom speechlang.cli.main import main\nsys.argv = ['speechlang', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('speechlang.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "nmt  " in out and out.strip().splitlines()[-1] == "['speechlang.cli._util', 'speechlang.cli.main']"
 
 
 @pytest.mark.parametrize("group", GROUPS)
