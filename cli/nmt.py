@@ -8,23 +8,17 @@ from typing import Annotated
 import typer
 
 from speechlang import log
-from speechlang.accel import TrainConfig, resolve_device, set_threads
 from speechlang.cli import GROUPS
 from speechlang.cli._util import Device, Input, Json, Output, Precision, Seed, Threads, emit_json, make_app
 from speechlang.errors import ConfigError
 from speechlang.io import check_writable
-from speechlang.nmt.average import average_checkpoints, last_checkpoints
-from speechlang.nmt.prepare import PrepareConfig
-from speechlang.nmt.prepare import prepare as prepare_data
-from speechlang.nmt.registry import arch_names
-from speechlang.nmt.score import score_files
-from speechlang.nmt.train import NMTConfig
-from speechlang.nmt.train import train as train_model
-from speechlang.nmt.translate import TranslateConfig, translate_file
+from speechlang.nmt import ARCH_MODULES
 
+# torch is imported by the commands that need it (train, translate, average), so the help,
+# prepare and score start without it.
 app = make_app(GROUPS["nmt"].help)
 
-ARCHS = ", ".join(arch_names())
+ARCHS = ", ".join(sorted(ARCH_MODULES))
 
 
 def _opt(help: str, *names: str, **kw):
@@ -59,6 +53,9 @@ def prepare(
           speechlang nmt prepare --train data/bible.train --dev data/bible.dev --model-type word --vocab-size 0 \
             --separate -o exp/words
     """
+    from speechlang.nmt.prepare import PrepareConfig
+    from speechlang.nmt.prepare import prepare as prepare_data
+
     cfg = PrepareConfig(train=train, dev=dev, test=test, src=src, tgt=tgt, model_type=model_type,
                         vocab_size=vocab_size, min_count=min_count, joint=joint, max_len=max_len,
                         max_ratio=max_ratio, seed=seed)
@@ -131,6 +128,10 @@ def train(
     seed: Seed = 1,
     json_out: Json = False,
 ) -> None:
+    from speechlang.accel import TrainConfig, set_threads
+    from speechlang.nmt.train import NMTConfig
+    from speechlang.nmt.train import train as train_model
+
     if monitor not in ("bleu", "dev_loss"):
         raise ConfigError(f"--monitor {monitor!r} is not one of bleu, dev_loss")
     set_threads(threads)
@@ -185,6 +186,9 @@ def translate(
     \b
     Example: speechlang nmt translate -m exp/tf/checkpoint_best.pt --beam 5 < test.en > test.hyp.es
     """
+    from speechlang.accel import resolve_device, set_threads
+    from speechlang.nmt.translate import TranslateConfig, translate_file
+
     set_threads(threads)
     cfg = TranslateConfig(beam=beam, len_penalty=len_penalty, max_len_ratio=max_len_ratio,
                           max_len_extra=max_len_extra, nbest=nbest, batch_size=batch_size, max_src_len=max_src_len)
@@ -205,6 +209,8 @@ def average(
     \b
     Example: speechlang nmt average --run-dir exp/tf --last 5 -O exp/tf/checkpoint_avg5.pt
     """
+    from speechlang.nmt.average import average_checkpoints, last_checkpoints
+
     if bool(checkpoints) == bool(run_dir):
         raise ConfigError("give either checkpoint files or --run-dir (with --last N)")
     check_writable(output)
@@ -224,6 +230,8 @@ def score(
     \b
     Example: speechlang nmt score -r data/bible.test.es < test.hyp.es
     """
+    from speechlang.nmt.score import score_files
+
     rec = score_files(input, reference)
     if json_out:
         emit_json(rec)

@@ -8,3 +8,7 @@ lstm_attention, transformer, output (full, sampled and hierarchical softmax), tr
 model_parallel (the Transformer over two processes), search (greedy, beam, ensembles),
 translate, average, score.
 """
+
+# Architecture name -> the module whose `@register(name)` class builds it (imported by
+# `registry.py` when a model is built); the CLI's help lists the names without importing torch.
+ARCH_MODULES = {"lstm-attention": "speechlang.nmt.lstm_attention", "transformer": "speechlang.nmt.transformer"}

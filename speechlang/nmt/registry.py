@@ -10,11 +10,13 @@ are dicts of batch-first tensors, so beams are reordered by `index_select` on di
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 import torch
 from torch import nn
 
 from speechlang.errors import ConfigError
+from speechlang.nmt import ARCH_MODULES
 from speechlang.registry import Registry
 
 
@@ -82,5 +84,6 @@ def build_model(arch: str, config: dict | object) -> Seq2Seq:
 
 
 def _load() -> None:
-    # Registrants are imported explicitly (no directory scan).
-    from speechlang.nmt import lstm_attention, transformer  # noqa: F401
+    # Registrants are imported explicitly, from the table in speechlang.nmt (no directory scan).
+    for module in ARCH_MODULES.values():
+        importlib.import_module(module)

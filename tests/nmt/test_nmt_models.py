@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from speechlang.errors import ConfigError
+from speechlang.nmt import ARCH_MODULES
 from speechlang.nmt.registry import ARCHS, Seq2Seq, arch_names, build_model, model_config, register
 from speechlang.nmt.subword import BOS, EOS, PAD
 
@@ -57,6 +58,8 @@ def test_incremental_steps_equal_teacher_forcing(arch, kw):
 
 def test_registry_names_and_duplicates():
     assert {"transformer", "lstm-attention"} <= set(arch_names())
+    for name, module in ARCH_MODULES.items():  # the CLI's torch-free table names each module's class
+        assert ARCHS[name].__module__ == module, name
     with pytest.raises(ValueError, match="already registered"):
         register("transformer")(ARCHS["lstm-attention"])
     with pytest.raises(TypeError):
