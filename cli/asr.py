@@ -544,6 +544,10 @@ def train_dnn(
     init: Annotated[Path | None, typer.Option("--init", readable=False, help="start from this DNN "
                                               "model dir's network (its arch and sizes replace "
                                               "--arch, --context, --hidden, --layers, --dropout)")] = None,
+    transfer: Annotated[bool, typer.Option("--transfer", help="with --init: keep its input "
+                                           "normalization and hidden layers only and start a new "
+                                           "output layer for these tied states (a model of other "
+                                           "data, another language or tree)")] = False,
     freq_mask: Annotated[int, typer.Option("--freq-mask", min=0, help="SpecAugment: widest "
                                            "frequency mask in mel bands (MFCC masked in the "
                                            "log-mel domain); 0: none")] = 0,
@@ -581,7 +585,7 @@ def train_dnn(
                     heldout=heldout, acoustic_scale=acoustic_scale, lm_weight=lm_weight, seed=seed,
                     realign=realign, fmllr=fmllr, dropout=dropout, chunk=chunk,
                     speaker_batches=speaker_batches, objective=objective, mmi_scale=mmi_scale,
-                    mmi_ce=mmi_ce, init=str(init or ""), freq_mask=freq_mask, time_mask=time_mask,
+                    mmi_ce=mmi_ce, init=str(init or ""), transfer=transfer, freq_mask=freq_mask, time_mask=time_mask,
                     num_masks=num_masks, spec_shift=spec_shift, shift_frames=shift_frames,
                     spec_scale=tuple(spec_scale))
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,

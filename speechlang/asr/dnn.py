@@ -99,6 +99,7 @@ class DNNConfig:
     mmi_scale: float = 1.0  # mmi: acoustic scale kappa of the scaled log-likelihoods
     mmi_ce: float = 0.1  # mmi: weight of the cross-entropy added to the MMI loss
     init: str = ""  # start from this DNN model dir's network (its arch and sizes)
+    transfer: bool = False  # init: keep its hidden layers only; a new output layer for these pdfs
     freq_mask: int = 0  # SpecAugment: widest frequency mask, in mel bands (0: none)
     time_mask: int = 0  # SpecAugment: widest time mask, in frames (0: none)
     num_masks: int = 2  # SpecAugment: masks of each kind per training chunk
@@ -125,6 +126,8 @@ class DNNConfig:
             raise ConfigError(f"--dropout {self.dropout}: use a probability in [0, 1)")
         if self.fmllr and self.realign:
             raise ConfigError("--fmllr and --realign cannot be combined")
+        if self.transfer and not self.init:
+            raise ConfigError("--transfer needs --init (the model whose hidden layers to start from)")
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"--objective {self.objective!r}: use ce or mmi")
         if self.objective == "mmi" and (self.realign or self.chunk_frames < 2):
@@ -707,10 +710,15 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     net = build_net(meta)
     if cfg.init:
         src = read_dnn(cfg.init)
-        if (int(src.meta["input_dim"]), int(src.meta["num_pdfs"])) != (in_dim, num_pdfs):
+        src_pdfs = num_pdfs if cfg.transfer else int(src.meta["num_pdfs"])
+        if (int(src.meta["input_dim"]), src_pdfs) != (in_dim, num_pdfs):
             raise DataError(f"--init {cfg.init} maps {src.meta['input_dim']} inputs to "
-                            f"{src.meta['num_pdfs']} pdfs, these data {in_dim} to {num_pdfs}")
-        net.load_state_dict(src.net.state_dict())  # its input normalization too
+                            f"{src.meta['num_pdfs']} pdfs, these data {in_dim} to {num_pdfs}"
+                            + ("" if cfg.transfer else " (--transfer keeps its hidden layers only)"))
+        state = src.net.state_dict()  # its input normalization too
+        if cfg.transfer:  # the output layer keeps its fresh seeded weights
+            state = {n: v for n, v in state.items() if not n.startswith("out.")}
+        net.load_state_dict(state, strict=not cfg.transfer)
     else:
         net.mean.copy_(mean.float())
         net.inv_std.copy_((1 / std).float())

@@ -743,3 +743,35 @@ def test_realign_maps_words_missing_from_the_lexicon_or_fails_first(cli, exp, tm
     r = cli(*args, "--oov-word", words[0], "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["realign"]["utts"] == len(lines)
+
+
+def test_transfer_starts_from_the_hidden_layers_of_a_model_of_other_pdfs(cli, tones_tri, tmp_path):
+    """--init --transfer: a TDNN of the monophone states starts the network of the triphone
+    states. Its input normalization and hidden layers are copied (a near-zero learning rate
+    keeps them), the output layer is new, and training from there learns the new states.
+    Without --transfer, or --transfer without --init: one error line."""
+    d = tones_tri
+
+    def train(ali, gmm, out, *args):
+        return cli("asr", "train-dnn", d / "ftrain", d / ali, d / gmm, tmp_path / out, "--arch", "tdnn",
+                   "--context", 4, "--hidden", 32, *args)
+    assert train("ali", "mono", "src", "--epochs", 4).exit_code == 0
+    src = read_dnn(tmp_path / "src")
+    for args, msg in ((("--init", tmp_path / "src"), "--transfer"), (("--transfer",), "--init")):
+        r = train("tri_ali", "tri", "bad", *args)
+        assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (tmp_path / "bad" / "dnn.json").exists()
+    assert train("tri_ali", "tri", "kept", "--init", tmp_path / "src", "--transfer", "--epochs", 1,
+                 "--lr", 1e-9).exit_code == 0
+    kept = read_dnn(tmp_path / "kept")
+    assert kept.meta["num_pdfs"] != src.meta["num_pdfs"] == len(src.priors)
+    assert kept.net.out.out_features == kept.meta["num_pdfs"] == len(kept.priors)
+    want = dict(src.net.named_parameters())
+    for name, p in kept.net.named_parameters():
+        if not name.startswith("out."):
+            torch.testing.assert_close(p, want[name], rtol=0, atol=1e-6)
+    for name in ("mean", "inv_std"):
+        torch.testing.assert_close(getattr(kept.net, name), getattr(src.net, name), rtol=0, atol=0)
+    assert train("tri_ali", "tri", "xfer", "--init", tmp_path / "src", "--transfer", "--epochs", 6).exit_code == 0
+    rec = json.loads((tmp_path / "xfer" / "dnn.json").read_text())["train"]
+    assert rec["init_eval"]["frame_acc"] < rec["heldout_majority_acc"] + 0.1 < rec["best_frame_acc"] - 0.3, rec
