@@ -50,8 +50,9 @@ def test_root_help_imports_no_group():
                                   ("nmt", "--help"), ("nmt", "train", "--help"), ("nmt", "prepare", "--help"),
                                   ("nmt", "score", "--help")])
 def test_help_of_commands_without_torch_imports_no_torch(argv):
-    """Groups and commands that need no network start without torch (about 1 s here); the
-    nmt architectures are listed from a table, not the registry."""
+    """The help of these groups and commands starts without torch (about 1 s here), and so do
+    the commands that need no network; the nmt architectures are listed from a table, not the
+    registry."""
     text, modules = _modules_after(*argv)
     assert f"speechlang {' '.join(argv[:-1])}" in text and "torch" not in modules
     if argv[-2] == "train":

@@ -710,8 +710,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     net = build_net(meta)
     if cfg.init:
         src = read_dnn(cfg.init)
-        src_pdfs = num_pdfs if cfg.transfer else int(src.meta["num_pdfs"])
-        if (int(src.meta["input_dim"]), src_pdfs) != (in_dim, num_pdfs):
+        if int(src.meta["input_dim"]) != in_dim or (int(src.meta["num_pdfs"]) != num_pdfs and not cfg.transfer):
             raise DataError(f"--init {cfg.init} maps {src.meta['input_dim']} inputs to "
                             f"{src.meta['num_pdfs']} pdfs, these data {in_dim} to {num_pdfs}"
                             + ("" if cfg.transfer else " (--transfer keeps its hidden layers only)"))
