@@ -548,6 +548,8 @@ def train_dnn(
                                            "normalization and hidden layers only and start a new "
                                            "output layer for these tied states (a model of other "
                                            "data, another language or tree)")] = False,
+    freeze: Annotated[int, typer.Option("--freeze", min=0, help="with --init: keep its first N hidden "
+                                        "layers as they are (train only the layers above)")] = 0,
     freq_mask: Annotated[int, typer.Option("--freq-mask", min=0, help="SpecAugment: widest "
                                            "frequency mask in mel bands (MFCC masked in the "
                                            "log-mel domain); 0: none")] = 0,
@@ -585,9 +587,9 @@ def train_dnn(
                     heldout=heldout, acoustic_scale=acoustic_scale, lm_weight=lm_weight, seed=seed,
                     realign=realign, fmllr=fmllr, dropout=dropout, chunk=chunk,
                     speaker_batches=speaker_batches, objective=objective, mmi_scale=mmi_scale,
-                    mmi_ce=mmi_ce, init=str(init or ""), transfer=transfer, freq_mask=freq_mask, time_mask=time_mask,
-                    num_masks=num_masks, spec_shift=spec_shift, shift_frames=shift_frames,
-                    spec_scale=tuple(spec_scale))
+                    mmi_ce=mmi_ce, init=str(init or ""), transfer=transfer, freeze=freeze,
+                    freq_mask=freq_mask, time_mask=time_mask, num_masks=num_masks,
+                    spec_shift=spec_shift, shift_frames=shift_frames, spec_scale=tuple(spec_scale))
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()),

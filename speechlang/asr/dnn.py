@@ -100,6 +100,7 @@ class DNNConfig:
     mmi_ce: float = 0.1  # mmi: weight of the cross-entropy added to the MMI loss
     init: str = ""  # start from this DNN model dir's network (its arch and sizes)
     transfer: bool = False  # init: keep its hidden layers only; a new output layer for these pdfs
+    freeze: int = 0  # init: its first `freeze` hidden layers are not trained
     freq_mask: int = 0  # SpecAugment: widest frequency mask, in mel bands (0: none)
     time_mask: int = 0  # SpecAugment: widest time mask, in frames (0: none)
     num_masks: int = 2  # SpecAugment: masks of each kind per training chunk
@@ -128,6 +129,8 @@ class DNNConfig:
             raise ConfigError("--fmllr and --realign cannot be combined")
         if self.transfer and not self.init:
             raise ConfigError("--transfer needs --init (the model whose hidden layers to start from)")
+        if self.freeze < 0 or (self.freeze and not self.init):
+            raise ConfigError("--freeze must be >= 0 and needs --init (the model whose layers to keep)")
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"--objective {self.objective!r}: use ce or mmi")
         if self.objective == "mmi" and (self.realign or self.chunk_frames < 2):
@@ -157,7 +160,7 @@ class SplicedNet(nn.Module):
         super().__init__()
         self.arch, self.context = arch, context
         width = 2 * context + 1
-        per_layer = 4 if dropout > 0 else 3  # modules per hidden layer
+        self.per_layer = per_layer = 4 if dropout > 0 else 3  # modules per hidden layer
 
         def drop() -> list[nn.Module]:
             return [nn.Dropout(dropout)] if dropout > 0 else []
@@ -188,6 +191,12 @@ class SplicedNet(nn.Module):
             w = x.unfold(1, 2 * self.context + 1, 1).transpose(2, 3)
             return self.out(self.body(w.flatten(2)))
         return self.out(self.body(x.transpose(1, 2)).transpose(1, 2))
+
+    def freeze(self, n: int) -> None:
+        """Stop training the first n hidden layers (their BatchNorm statistics still follow the
+        data in train mode)."""
+        for p in self.body[:n * self.per_layer].parameters():
+            p.requires_grad_(False)
 
     @torch.no_grad()
     def adapt_batchnorm(self, utts: list[torch.Tensor] | None) -> None:
@@ -718,6 +727,10 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
         if cfg.transfer:  # the output layer keeps its fresh seeded weights
             state = {n: v for n, v in state.items() if not n.startswith("out.")}
         net.load_state_dict(state, strict=not cfg.transfer)
+        hidden_layers = len(net.body) // net.per_layer
+        if cfg.freeze > hidden_layers:
+            raise ConfigError(f"--freeze {cfg.freeze}: {cfg.init} has {hidden_layers} hidden layers")
+        net.freeze(cfg.freeze)
     else:
         net.mean.copy_(mean.float())
         net.inv_std.copy_((1 / std).float())

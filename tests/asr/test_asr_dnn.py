@@ -775,3 +775,33 @@ def test_transfer_starts_from_the_hidden_layers_of_a_model_of_other_pdfs(cli, to
     assert train("tri_ali", "tri", "xfer", "--init", tmp_path / "src", "--transfer", "--epochs", 6).exit_code == 0
     rec = json.loads((tmp_path / "xfer" / "dnn.json").read_text())["train"]
     assert rec["init_eval"]["frame_acc"] < rec["heldout_majority_acc"] + 0.1 < rec["best_frame_acc"] - 0.3, rec
+
+
+def test_freeze_keeps_the_lower_layers_of_the_init_model(cli, tones_tri, tmp_path):
+    """--freeze N with --init: the first N hidden layers keep the source's weights exactly while
+    the layers above and the new output layer train. --freeze without --init, or beyond the
+    source's hidden layers: one error line, no model."""
+    d = tones_tri
+
+    def train(ali, gmm, out, *args):
+        return cli("asr", "train-dnn", d / "ftrain", d / ali, d / gmm, tmp_path / out, "--arch", "tdnn",
+                   "--context", 4, "--hidden", 32, *args)
+    assert train("ali", "mono", "src", "--epochs", 2).exit_code == 0
+    src = read_dnn(tmp_path / "src")
+    hidden = len(src.net.body) // src.net.per_layer  # 3 convolutions for +-4 frames
+    for args, msg in ((("--freeze", 1), "--init"),
+                      (("--init", tmp_path / "src", "--transfer", "--freeze", hidden + 1), f"{hidden} hidden")):
+        r = train("tri_ali", "tri", "bad", *args)
+        assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (tmp_path / "bad" / "dnn.json").exists()
+    n = hidden - 1
+    assert train("tri_ali", "tri", "frozen", "--init", tmp_path / "src", "--transfer", "--freeze", n,
+                 "--epochs", 6).exit_code == 0
+    frozen, want = read_dnn(tmp_path / "frozen"), dict(src.net.named_parameters())
+    for name, p in frozen.net.named_parameters():
+        if name.startswith("body.") and int(name.split(".")[1]) < n * src.net.per_layer:
+            torch.testing.assert_close(p, want[name], rtol=0, atol=0)
+        elif not name.startswith("out."):
+            assert not torch.allclose(p, want[name], atol=1e-4), name  # trained
+    rec = json.loads((tmp_path / "frozen" / "dnn.json").read_text())["train"]
+    assert rec["config"]["freeze"] == n and rec["best_frame_acc"] > rec["heldout_majority_acc"] + 0.2, rec
