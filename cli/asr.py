@@ -534,6 +534,13 @@ def train_dnn(
     extra_ali: Annotated[list[Path] | None, typer.Option(
         "--extra-ali", readable=False, help="the alignment of the i-th --extra-feats (e.g. of "
         "--speed copies, from asr align; ALI for views it fits); one per --extra-feats")] = None,
+    aux_feats: Annotated[list[Path] | None, typer.Option(
+        "--aux-feats", readable=False, help="features of an auxiliary task trained jointly "
+        "(multitask: e.g. another corpus with its own tree), with its own output layer that is "
+        "not kept; repeatable")] = None,
+    aux_ali: Annotated[list[Path] | None, typer.Option(
+        "--aux-ali", readable=False, help="the alignment of the i-th --aux-feats (from asr "
+        "align); one per --aux-feats")] = None,
     objective: Annotated[str, typer.Option("--objective", help="ce (frame cross-entropy) or mmi "
                                            "(lattice-free MMI over chunks, pdf-bigram denominator; "
                                            "usually with --init)")] = "ce",
@@ -593,7 +600,7 @@ def train_dnn(
     tcfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, schedule="cosine", min_lr_ratio=0.05,
                        precision=precision, device=device, seed=seed, clip_norm=5.0)
     rec = run(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, tuple(extra_feats or ()),
-              tuple(extra_ali or ()), oov_word)
+              tuple(extra_ali or ()), oov_word, tuple(aux_feats or ()), tuple(aux_ali or ()))
     if rec:
         _report(rec, json_out)
 

@@ -374,6 +374,14 @@ def scaled_loglik(log_post: np.ndarray | torch.Tensor, log_prior: np.ndarray | t
     return acoustic_scale * (log_post - log_prior)
 
 
+def task_logits(logits: torch.Tensor, y: torch.Tensor, task_of: torch.Tensor) -> torch.Tensor:
+    """(..., pdfs) logits with the pdfs of every task but that of the frame's target y (...)
+    set to -inf, so each frame's softmax runs over its own task's pdfs (multitask training).
+    task_of: (pdfs,) task of each output row; targets < 0 (ignored) count as task 0."""
+    tasks = task_of.to(y.device)
+    return logits.masked_fill(tasks != tasks[y.clamp(min=0)][..., None], float("-inf"))
+
+
 def count_priors(pdfs: np.ndarray, num_pdfs: int) -> np.ndarray:
     """Add-one smoothed relative frequencies (P,) of the aligned pdf ids."""
     c = np.bincount(pdfs.astype(np.int64), minlength=num_pdfs).astype(np.float64) + 1.0
@@ -600,7 +608,8 @@ def realign_dir(dnn: DNNModel, feat_dir, out_dir, sil_prob: float = 0.5,
 
 def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainConfig,
               resume: bool = False, lm: str | os.PathLike | None = None,
-              extra_feats: tuple = (), extra_ali: tuple = (), oov_word: str | None = None) -> dict:
+              extra_feats: tuple = (), extra_ali: tuple = (), oov_word: str | None = None,
+              aux_feats: tuple = (), aux_ali: tuple = ()) -> dict:
     """Train the network on the alignment's pdf ids; write a DNN model dir (see module doc).
     `extra_feats`: more feature dirs of the same utterances (augmentation), trained on with
     the same alignment (same frame counts: e.g. VTLN-warped copies, `asr features
@@ -608,6 +617,9 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
     (e.g. speed-perturbed copies, `asr features --speed`, aligned by `asr align`; utterances
     it lacks are left out). Held-out utterances are left out of every view; the held-out
     frame accuracy uses `feat_dir` alone.
+    `aux_feats[i]` with `aux_ali[i]`: another task trained jointly (multitask: e.g. another
+    corpus or language with its own tree), with its own output rows and softmax over the same
+    hidden layers; those rows are dropped from the model written.
     With cfg.realign: then realign `feat_dir` with it (OUT/realign_ali; transcript words
     missing from the lexicon mapped to `oov_word`) and train a second network (checkpoints in
     OUT/ckpt2) on those alignments, which replaces the first."""
@@ -616,6 +628,12 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
                           "give one alignment per extra feature dir (ALI for those it fits)")
     if extra_ali and cfg.realign:
         raise ConfigError("--realign realigns FEATS only: it cannot be combined with --extra-ali")
+    if len(aux_ali) != len(aux_feats):
+        raise ConfigError(f"{len(aux_ali)} --aux-ali for {len(aux_feats)} --aux-feats: give one "
+                          "alignment per auxiliary task")
+    if aux_feats and (cfg.fmllr or cfg.objective != "ce" or (cfg.init and not cfg.transfer)):
+        raise ConfigError("--aux-feats needs --objective ce, no --fmllr, and --transfer with --init "
+                          "(new output rows for every task)")
     if cfg.realign:  # words missing from the lexicon: an error now, not after the first pass
         from speechlang.asr.lexicon import map_transcripts
         map_transcripts(read_feats(feat_dir).datadir().text, read_model(gmm_dir).lexicon, oov_word,
@@ -627,8 +645,9 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
                               "--fmllr; train this network the same way")
         cfg = replace(cfg, arch=m["arch"], context=int(m["context"]), hidden=int(m["hidden"]),
                       layers=int(m["layers"]), dropout=float(m.get("dropout", 0.0)))
+    aux = tuple(zip(aux_feats, aux_ali, strict=True))
     rec = _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg, tcfg, resume, lm, "ckpt",
-                      extra_feats=extra_feats, extra_ali=extra_ali)
+                      extra_feats=extra_feats, extra_ali=extra_ali, aux=aux)
     if not cfg.realign or not rec:
         return rec
     out = Path(out_dir)
@@ -640,13 +659,13 @@ def train_dnn(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainCo
     ali2["changed_frames"] = diff / max(1, sum(len(new[u].pdf) for u in same))
     resume2 = resume and (out / "ckpt2" / "checkpoint_last.pt").is_file()
     rec2 = _train_pass(feat_dir, out / "realign_ali", out, out, cfg, tcfg, resume2, lm, "ckpt2",
-                       first=rec, extra_feats=extra_feats)
+                       first=rec, extra_feats=extra_feats, aux=aux)
     return {**rec2, "pass1": rec, "realign": ali2}
 
 
 def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: TrainConfig,
                 resume: bool, lm, ckpt: str, first: dict | None = None,
-                extra_feats: tuple = (), extra_ali: tuple = ()) -> dict:
+                extra_feats: tuple = (), extra_ali: tuple = (), aux: tuple = ()) -> dict:
     import torch.distributed as dist
     t_start = time.perf_counter()
     gmm = read_model(gmm_dir)
@@ -673,6 +692,25 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     padded, c_tr, y_tr, c_ho, y_ho, chunks, ho_chunks, groups = [], [], [], [], [], [], [], []
     utt2spk, speaker_ids = feats.datadir().utt2spk, {}
     pos = 0
+
+    def add(x, y, u, d, a, speaker) -> np.ndarray:
+        """Append utterance u's padded frames; chunks for training unless speaker is None
+        (held out). Returns the rows of its frames."""
+        nonlocal pos
+        if len(x) != len(y):
+            raise DataError(f"{u}: {len(x)} feature frames in {d} but {len(y)} aligned frames "
+                            f"in {a}; align {d} again")
+        padded.append(pad_utterance(x, k))
+        spans = [(pos + k + s, min(L, len(x) - s)) for s in range(0, len(x), L)]
+        if speaker is None:  # (first frame's row, frames): chunks of L frames, the last shorter
+            ho_chunks.extend(spans)
+        else:
+            chunks.extend(spans)
+            groups.extend([speaker_ids.setdefault(speaker, len(speaker_ids))] * len(spans))
+        rows = np.arange(len(x)) + pos + k
+        pos += len(x) + 2 * k
+        return rows
+
     for j, (v, al, d, a) in enumerate(zip(views, alis, [feat_dir, *extra_feats], ali_dirs, strict=True)):
         for i, u in enumerate(ali.utts):
             if j > 0 and (i in ho or u not in al):
@@ -682,21 +720,20 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             x, y = v[u], al[u].pdf
             if cfg.fmllr:
                 x = apply_transform(adapt[u], gmm.input(x))
-            if len(x) != len(y):
-                raise DataError(f"{u}: {len(x)} feature frames in {d} but {len(y)} aligned frames "
-                                f"in {a}; align {d} again")
-            padded.append(pad_utterance(x, k))
             c, t = (c_ho, y_ho) if i in ho else (c_tr, y_tr)
-            c.append(np.arange(len(x)) + pos + k)
+            c.append(add(x, y, u, d, a, None if i in ho else (j, utt2spk.get(u, u))))
             t.append(y.astype(np.int64))
-            spans = [(pos + k + s, min(L, len(x) - s)) for s in range(0, len(x), L)]
-            if i not in ho:  # (first frame's row, frames): chunks of L frames, the last shorter
-                chunks += spans
-                g = speaker_ids.setdefault((j, utt2spk.get(u, u)), len(speaker_ids))
-                groups += [g] * (len(chunks) - len(groups))
-            else:
-                ho_chunks += spans
-            pos += len(x) + 2 * k
+    task_pdfs, c_aux, y_aux = [num_pdfs], [], []  # auxiliary tasks: output rows after these
+    for t, (d, a) in enumerate(aux, 1):
+        v, al = read_feats(d), read_alignments(a)
+        check_features(v.config, feats.config, d, feat_dir)
+        spk = v.datadir().utt2spk
+        for u in al.utts:
+            if u not in v:
+                raise DataError(f"{a}: utterance {u} is not in {d}")
+            c_aux.append(add(v[u], al[u].pdf, u, d, a, (-t, spk.get(u, u))))
+            y_aux.append(al[u].pdf.astype(np.int64) + sum(task_pdfs))
+        task_pdfs.append(int(al.meta["num_pdfs"]))
     in_dim = gmm.gmm.dim if cfg.fmllr else feats.dim  # fMLLR: the GMMs' space (LDA/MLLT)
     padded.append(np.zeros((L, in_dim), np.float32))  # room for the last chunk's tail
     den = DenominatorGraph.from_alignments(y_tr, num_pdfs) if cfg.objective == "mmi" else None
@@ -704,6 +741,9 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     c_tr, y_tr, c_ho, y_ho = (torch.from_numpy(np.concatenate(z)) for z in (c_tr, y_tr, c_ho, y_ho))
     Y = torch.full((len(X),), -100)  # the target of each row, -100 (ignored) in padding
     Y[c_tr], Y[c_ho] = y_tr, y_ho
+    if aux:
+        Y[torch.from_numpy(np.concatenate(c_aux))] = torch.from_numpy(np.concatenate(y_aux))
+    task_of = torch.repeat_interleave(torch.arange(len(task_pdfs)), torch.tensor(task_pdfs))  # (pdfs,)
     ch_start, ch_len = torch.tensor(chunks).T
     ho_start, ho_len = torch.tensor(ho_chunks).T
     train_frames = X[c_tr]
@@ -716,7 +756,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
             "num_pdfs": num_pdfs, "acoustic_scale": cfg.acoustic_scale, "lm_weight": cfg.lm_weight,
             "fmllr": cfg.fmllr, "dropout": cfg.dropout, "features": feats.config}
     set_seed(derive_seed(cfg.seed, 0x1D))  # the initial weights
-    net = build_net(meta)
+    net = build_net({**meta, "num_pdfs": len(task_of)})  # every task's output rows
     if cfg.init:
         src = read_dnn(cfg.init)
         if int(src.meta["input_dim"]) != in_dim or (int(src.meta["num_pdfs"]) != num_pdfs and not cfg.transfer):
@@ -766,6 +806,8 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
         x, y = batch
         logits = model(x).float()
         n = int((y >= 0).sum())
+        if aux:
+            logits = task_logits(logits, y, task_of)
         ce = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100)
         if den is None:
             return ce, n
@@ -776,7 +818,7 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
         dev = next(model.parameters()).device
         correct, loss = 0, 0.0
         for s in range(0, len(c_ho), 8192):
-            logits = model(splice(X, c_ho[s:s + 8192], k).to(dev))[:, 0].float()
+            logits = model(splice(X, c_ho[s:s + 8192], k).to(dev))[:, 0, :num_pdfs].float()
             y = y_ho[s:s + 8192].to(dev)
             correct += int((logits.argmax(-1) == y).sum())
             loss += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
@@ -809,6 +851,10 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
     best = out / ckpt / "checkpoint_best.pt"
     if best.is_file():
         net.load_state_dict(load_checkpoint(best)["model"])
+    if aux:  # keep this task's output rows
+        w, b = net.out.weight.detach()[:num_pdfs], net.out.bias.detach()[:num_pdfs]
+        net.out = nn.Linear(w.shape[1], num_pdfs).to(w.device)
+        net.out.load_state_dict({"weight": w, "bias": b})
     train_s = time.perf_counter() - t_start
     frame_acc = next((h["frame_acc"] for h in res.history if h.get("epoch") == res.best_epoch), None)
     meta["train"] = {"config": asdict(cfg), "loop": {k_: v for k_, v in asdict(tcfg).items()
@@ -818,6 +864,9 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
                      "heldout_frames": len(c_ho), "heldout_utts": len(ho), "feats": str(feat_dir),
                      "extra_feats": [str(d) for d in extra_feats],
                      "extra_ali": [str(a) for a in extra_ali],
+                     "aux": [{"feats": str(d), "ali": str(a), "pdfs": p}
+                             for (d, a), p in zip(aux, task_pdfs[1:], strict=True)],
+                     "aux_frames": sum(len(c) for c in c_aux),
                      "ali": str(ali_dir), "gmm": str(gmm_dir), "train_s": round(train_s, 2),
                      **({"pass1": first} if first else {}),
                      **({"init_eval": init_eval} if cfg.init else {})}

@@ -33,9 +33,11 @@ from speechlang.asr.dnn import (
     read_dnn,
     scaled_loglik,
     splice,
+    task_logits,
 )
 from speechlang.asr.featfile import read_feats
 from speechlang.asr.features import FeatureConfig, add_deltas, dct_matrix, lifter_coeffs
+from speechlang.asr.model import read_model
 
 TONES = Path(__file__).resolve().parents[1] / "fixtures" / "asr" / "tones"
 AUDIO = sorted((TONES / "audio" / "t1").glob("*.flac"))
@@ -805,3 +807,48 @@ def test_freeze_keeps_the_lower_layers_of_the_init_model(cli, tones_tri, tmp_pat
             assert not torch.allclose(p, want[name], atol=1e-4), name  # trained
     rec = json.loads((tmp_path / "frozen" / "dnn.json").read_text())["train"]
     assert rec["config"]["freeze"] == n and rec["best_frame_acc"] > rec["heldout_majority_acc"] + 0.2, rec
+
+
+def test_task_logits_give_each_frame_the_softmax_of_its_own_task():
+    """Cross-entropy over the masked logits of two tasks (3 and 4 output rows) equals, frame by
+    frame, the cross-entropy over the slice of the frame's task with the task's own pdf id."""
+    g = torch.Generator().manual_seed(0)
+    task_of = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    logits = torch.randn(2, 5, 7, generator=g)
+    y = torch.randint(0, 7, (2, 5), generator=g)
+    y[0, 0] = -100  # ignored
+    got = torch.nn.functional.cross_entropy(task_logits(logits, y, task_of).flatten(0, 1), y.flatten(),
+                                            ignore_index=-100, reduction="none")
+    for b in range(2):
+        for t in range(5):
+            if y[b, t] < 0:
+                assert got[b * 5 + t] == 0
+                continue
+            lo, hi = (0, 3) if y[b, t] < 3 else (3, 7)
+            want = -torch.log_softmax(logits[b, t, lo:hi], -1)[y[b, t] - lo]
+            torch.testing.assert_close(got[b * 5 + t], want)
+
+
+def test_aux_task_trains_jointly_and_is_dropped_from_the_model(cli, tones_tri, tmp_path):
+    """--aux-feats/--aux-ali: the triphone network trains jointly with the monophone alignment
+    as a second task. The model written has the triphone output rows only and learns them; the
+    record counts the auxiliary frames. Mismatched or missing parts: one error line, no model."""
+    d = tones_tri
+
+    def train(out, *args):
+        return cli("asr", "train-dnn", d / "ftrain", d / "tri_ali", d / "tri", tmp_path / out, "--arch", "tdnn",
+                   "--context", 4, "--hidden", 32, "--epochs", 6, *args)
+    for args, msg in ((("--aux-feats", d / "ftrain"), "--aux-ali"),
+                      (("--aux-feats", d / "ftest", "--aux-ali", d / "ali"), "is not in"),
+                      (("--aux-feats", d / "ftrain", "--aux-ali", d / "ali", "--objective", "mmi"), "--objective ce")):
+        r = train("bad", *args)
+        assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (tmp_path / "bad" / "dnn.json").exists()
+    assert train("mt", "--aux-feats", d / "ftrain", "--aux-ali", d / "ali").exit_code == 0
+    mt, tri_pdfs = read_dnn(tmp_path / "mt"), read_model(d / "tri").gmm.num_pdfs
+    assert mt.net.out.out_features == mt.meta["num_pdfs"] == len(mt.priors) == tri_pdfs
+    rec = json.loads((tmp_path / "mt" / "dnn.json").read_text())["train"]
+    ali = read_alignments(d / "ali")
+    assert rec["aux"][0]["pdfs"] == ali.meta["num_pdfs"] != tri_pdfs
+    assert rec["aux_frames"] == sum(len(ali[u].pdf) for u in ali.utts)
+    assert rec["best_frame_acc"] > rec["heldout_majority_acc"] + 0.3, rec
