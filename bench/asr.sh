@@ -22,6 +22,11 @@
 # DNN_ARCH (tdnn: `asr train-dnn --arch`, chosen on dev over dnn, the feed-forward network),
 # DNN_CONTEXT (frames each side, `--context`: 8 for the TDNN, chosen on dev over 5; 5 for dnn),
 # DNN_OPTS (extra `asr train-dnn` options, e.g. "--epochs 8"), DNN_THREADS (1),
+# AUX_EXP (an EXP of this recipe on another corpus with the same features, e.g.
+# exp/asr/fillets-cs: the dnn and dnn2 networks start from the hidden layers of its dnn
+# (`--init --transfer`) and train jointly on its training features and tri alignments as an
+# auxiliary task (`--aux-feats`, `--aux-ali`); `make bench` sets it to the fillets-cs EXP for
+# digits, chosen over none on a dev set of other synthesizers' voices; "" for none),
 # SPEC_AUG ("--freq-mask 4 --time-mask 6": the SpecAugment options of the dnn, dnn2 and
 # dnn_mmi training, chosen on fillets-cs dev over none; "" for none; dnn_fmllr and
 # dnn_fmllr_mmi have none),
@@ -211,13 +216,20 @@ if [[ "$STAGES" == *dnn* ]]; then
     EXTRA+=(--extra-feats "$EXP/feats/train_nodev${DSFX}_sp$f" --extra-ali "$EXP/${ALI}_ali_sp$f")
   done
 fi
+AUX=()  # AUX_EXP: transfer from its dnn, multitask with its training data
+if [ -n "${AUX_EXP:-}" ] && [[ "$STAGES" == *dnn* ]]; then
+  for p in dnn/dnn.json feats/train_nodev/feats.json tri_ali/ali.json; do
+    [ -f "$AUX_EXP/$p" ] || { echo "bench/asr.sh: AUX_EXP=$AUX_EXP has no $p: run bench/asr.sh on that corpus first" >&2; exit 2; }
+  done
+  AUX=(--init "$AUX_EXP/dnn" --transfer --aux-feats "$AUX_EXP/feats/train_nodev" --aux-ali "$AUX_EXP/tri_ali")
+fi
 for d in dnn dnn2; do  # dnn2: the same with --realign (a second pass on DNN alignments)
   [[ " $STAGES " == *" $d "* ]] || { [ $d = dnn ] && [[ " $STAGES " == *" "@(sat_dnn|dnn_fmllr|dnn_fmllr_adabn|dnn_adabn|dnn_mmi|dnn_mmi_adabn|dnn_fmllr_mmi)" "* ]]; } || continue
   align_gmm "$ALI"
   [ -f "$EXP/$d/dnn.json" ] || { log "train-dnn ($d)"
   timed "train_$d" $SL asr train-dnn "$EXP/feats/train_nodev$DSFX" "$EXP/${ALI}_ali" "$EXP/$ALI" "$EXP/$d" \
-    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $SPEC_AUG $DNN_OPTS \
-    $([ $d = dnn2 ] && echo --realign) ${OOV[@]+"${OOV[@]}"} --json \
+    --lm "$EXP/lm.arpa" --threads "$DNN_THREADS" --arch "$DNN_ARCH" --context "$DNN_CONTEXT" ${EXTRA[@]+"${EXTRA[@]}"} $SPEC_AUG \
+    ${AUX[@]+"${AUX[@]}"} $DNN_OPTS $([ $d = dnn2 ] && echo --realign) ${OOV[@]+"${OOV[@]}"} --json \
     > "$EXP/log/$d.json" 2> "$EXP/log/$d.log"; }
 done
 
