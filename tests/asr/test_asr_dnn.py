@@ -747,6 +747,18 @@ def test_realign_maps_words_missing_from_the_lexicon_or_fails_first(cli, exp, tm
     assert json.loads(r.stdout)["realign"]["utts"] == len(lines)
 
 
+def _small_tdnn(cli, d: Path, ali: str, gmm: str, out: Path, *args):
+    """train-dnn of a +-4 frame, 32-channel TDNN on the tones_tri dir d's training features."""
+    return cli("asr", "train-dnn", d / "ftrain", d / ali, d / gmm, out, "--arch", "tdnn", "--context", 4,
+               "--hidden", 32, *args)
+
+
+def _refused(r, msg: str, out: Path) -> None:
+    """One error line naming msg, exit 1, no model written."""
+    assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (out / "dnn.json").exists()
+
+
 def test_transfer_starts_from_the_hidden_layers_of_a_model_of_other_pdfs(cli, tones_tri, tmp_path):
     """--init --transfer: a TDNN of the monophone states starts the network of the triphone
     states. Its input normalization and hidden layers are copied (a near-zero learning rate
@@ -755,14 +767,11 @@ def test_transfer_starts_from_the_hidden_layers_of_a_model_of_other_pdfs(cli, to
     d = tones_tri
 
     def train(ali, gmm, out, *args):
-        return cli("asr", "train-dnn", d / "ftrain", d / ali, d / gmm, tmp_path / out, "--arch", "tdnn",
-                   "--context", 4, "--hidden", 32, *args)
+        return _small_tdnn(cli, d, ali, gmm, tmp_path / out, *args)
     assert train("ali", "mono", "src", "--epochs", 4).exit_code == 0
     src = read_dnn(tmp_path / "src")
     for args, msg in ((("--init", tmp_path / "src"), "--transfer"), (("--transfer",), "--init")):
-        r = train("tri_ali", "tri", "bad", *args)
-        assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
-        assert not (tmp_path / "bad" / "dnn.json").exists()
+        _refused(train("tri_ali", "tri", "bad", *args), msg, tmp_path / "bad")
     assert train("tri_ali", "tri", "kept", "--init", tmp_path / "src", "--transfer", "--epochs", 1,
                  "--lr", 1e-9).exit_code == 0
     kept = read_dnn(tmp_path / "kept")
@@ -786,16 +795,13 @@ def test_freeze_keeps_the_lower_layers_of_the_init_model(cli, tones_tri, tmp_pat
     d = tones_tri
 
     def train(ali, gmm, out, *args):
-        return cli("asr", "train-dnn", d / "ftrain", d / ali, d / gmm, tmp_path / out, "--arch", "tdnn",
-                   "--context", 4, "--hidden", 32, *args)
+        return _small_tdnn(cli, d, ali, gmm, tmp_path / out, *args)
     assert train("ali", "mono", "src", "--epochs", 2).exit_code == 0
     src = read_dnn(tmp_path / "src")
     hidden = len(src.net.body) // src.net.per_layer  # 3 convolutions for +-4 frames
     for args, msg in ((("--freeze", 1), "--init"),
                       (("--init", tmp_path / "src", "--transfer", "--freeze", hidden + 1), f"{hidden} hidden")):
-        r = train("tri_ali", "tri", "bad", *args)
-        assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
-        assert not (tmp_path / "bad" / "dnn.json").exists()
+        _refused(train("tri_ali", "tri", "bad", *args), msg, tmp_path / "bad")
     n = hidden - 1
     assert train("tri_ali", "tri", "frozen", "--init", tmp_path / "src", "--transfer", "--freeze", n,
                  "--epochs", 6).exit_code == 0
@@ -836,14 +842,11 @@ def test_aux_task_trains_jointly_and_is_dropped_from_the_model(cli, tones_tri, t
     d = tones_tri
 
     def train(out, *args):
-        return cli("asr", "train-dnn", d / "ftrain", d / "tri_ali", d / "tri", tmp_path / out, "--arch", "tdnn",
-                   "--context", 4, "--hidden", 32, "--epochs", 6, *args)
+        return _small_tdnn(cli, d, "tri_ali", "tri", tmp_path / out, "--epochs", 6, *args)
     for args, msg in ((("--aux-feats", d / "ftrain"), "--aux-ali"),
                       (("--aux-feats", d / "ftest", "--aux-ali", d / "ali"), "is not in"),
                       (("--aux-feats", d / "ftrain", "--aux-ali", d / "ali", "--objective", "mmi"), "--objective ce")):
-        r = train("bad", *args)
-        assert r.exit_code == 1 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
-        assert not (tmp_path / "bad" / "dnn.json").exists()
+        _refused(train("bad", *args), msg, tmp_path / "bad")
     assert train("mt", "--aux-feats", d / "ftrain", "--aux-ali", d / "ali").exit_code == 0
     mt, tri_pdfs = read_dnn(tmp_path / "mt"), read_model(d / "tri").gmm.num_pdfs
     assert mt.net.out.out_features == mt.meta["num_pdfs"] == len(mt.priors) == tri_pdfs
