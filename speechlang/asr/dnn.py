@@ -192,6 +192,10 @@ class SplicedNet(nn.Module):
             return self.out(self.body(w.flatten(2)))
         return self.out(self.body(x.transpose(1, 2)).transpose(1, 2))
 
+    @property
+    def hidden_layers(self) -> int:
+        return len(self.body) // self.per_layer
+
     def freeze(self, n: int) -> None:
         """Stop training the first n hidden layers (their BatchNorm statistics still follow the
         data in train mode)."""
@@ -767,9 +771,8 @@ def _train_pass(feat_dir, ali_dir, gmm_dir, out_dir, cfg: DNNConfig, tcfg: Train
         if cfg.transfer:  # the output layer keeps its fresh seeded weights
             state = {n: v for n, v in state.items() if not n.startswith("out.")}
         net.load_state_dict(state, strict=not cfg.transfer)
-        hidden_layers = len(net.body) // net.per_layer
-        if cfg.freeze > hidden_layers:
-            raise ConfigError(f"--freeze {cfg.freeze}: {cfg.init} has {hidden_layers} hidden layers")
+        if cfg.freeze > net.hidden_layers:
+            raise ConfigError(f"--freeze {cfg.freeze}: {cfg.init} has {net.hidden_layers} hidden layers")
         net.freeze(cfg.freeze)
     else:
         net.mean.copy_(mean.float())

@@ -798,7 +798,7 @@ def test_freeze_keeps_the_lower_layers_of_the_init_model(cli, tones_tri, tmp_pat
         return _small_tdnn(cli, d, ali, gmm, tmp_path / out, *args)
     assert train("ali", "mono", "src", "--epochs", 2).exit_code == 0
     src = read_dnn(tmp_path / "src")
-    hidden = len(src.net.body) // src.net.per_layer  # 3 convolutions for +-4 frames
+    hidden = src.net.hidden_layers  # 3 convolutions for +-4 frames
     for args, msg in ((("--freeze", 1), "--init"),
                       (("--init", tmp_path / "src", "--transfer", "--freeze", hidden + 1), f"{hidden} hidden")):
         _refused(train("tri_ali", "tri", "bad", *args), msg, tmp_path / "bad")
